@@ -1,0 +1,69 @@
+"""Orbax checkpoints of the whole TrainState, and the run's config beside them."""
+import json
+import pathlib
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+from jaxgan.errors import JaxganError
+
+CONFIG_FILE = 'config.json'
+# Keys whose change alters the shapes or meaning of the saved parameters.
+_ARCHITECTURE_KEYS = ('model',)
+
+
+def make_manager(workdir, max_to_keep):
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints', options=options)
+
+
+def save(manager, state):
+  manager.save(int(state.step), args=ocp.args.StandardSave(state))
+
+
+def restore(manager, template, step=None):
+  """Restores `step` (default latest) into the structure of `template`; None if absent."""
+  step = manager.latest_step() if step is None else step
+  if step is None:
+    return None
+  abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template)
+  try:
+    return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  except (ValueError, KeyError, TypeError) as e:
+    raise JaxganError(
+        f'checkpoint {step} in {manager.directory} does not fit this config\'s model '
+        f'({type(e).__name__}); use another --workdir') from None
+
+
+def load_saved_config(workdir):
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  if not path.is_file():
+    return None
+  try:
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+  except (OSError, ValueError) as e:
+    raise JaxganError(f'{path} is not a readable config: {e}') from None
+
+
+def check_compatible(saved, config, workdir):
+  """Refuses to resume a run whose architecture differs from the config's."""
+  if saved is None:
+    return
+  for key in _ARCHITECTURE_KEYS:
+    old = json.loads(saved[key].to_json()) if key in saved else None
+    new = json.loads(config[key].to_json())
+    if old != new:
+      diffs = sorted(k for k in set(old or {}) | set(new)
+                     if (old or {}).get(k) != new.get(k))
+      detail = ', '.join(f'{key}.{k}: {(old or {}).get(k)!r} -> {new.get(k)!r}' for k in diffs)
+      raise JaxganError(
+          f'{workdir} holds a run with a different architecture ({detail}); '
+          'resume it with its own config or start a new --workdir')
+
+
+def save_config(config, workdir):
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  tmp = path.with_suffix('.json.tmp')
+  tmp.write_text(config.to_json(indent=2))
+  tmp.replace(path)

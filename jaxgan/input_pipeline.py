@@ -1,0 +1,209 @@
+"""Data sets as uint8 arrays resident on the device, and batches drawn inside the jit.
+
+Sources: 'idx' reads a folder of IDX files; 'tfds' prepares a TensorFlow
+Datasets split once (TensorFlow is imported only then) and caches it as a
+uint8 `.npz`, so later runs, and machines without TensorFlow, start from the
+cache. When tfds cannot get MNIST, the real MNIST test digits bundled with
+the package are used (unless `data.fallback_to_bundled` is off).
+"""
+import dataclasses
+import os
+import pathlib
+import re
+import socket
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import idx
+from jaxgan.errors import JaxganError
+
+IMAGE_SHAPE = (28, 28, 1)
+BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
+_SPLIT_ALIASES = {'test': 't10k'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  images: np.ndarray   # uint8, (N, 28, 28, 1)
+  labels: np.ndarray   # int32, (N,)
+  description: str
+
+
+def load_dataset(data_config):
+  """Loads the configured split as uint8 images and int32 labels on the host."""
+  if data_config.source == 'idx':
+    ds = load_idx(data_config.path, data_config.split)
+  elif data_config.source == 'tfds':
+    ds = load_tfds(data_config)
+  else:
+    raise JaxganError(f"data.source must be 'tfds' or 'idx', not {data_config.source!r}")
+  if ds.images.shape[1:] != IMAGE_SHAPE:
+    raise JaxganError(
+        f'{ds.description}: images have shape {ds.images.shape[1:]}, the models make {IMAGE_SHAPE}')
+  return ds
+
+
+def _find_idx_file(folder, stem):
+  for name in (stem + '.gz', stem):
+    if (folder / name).is_file():
+      return folder / name
+  raise JaxganError(f'IDX file {folder / (stem + ".gz")} not found (nor without .gz)')
+
+
+def load_idx(path, split):
+  """Reads `{split}-images-idx3-ubyte[.gz]` and its labels file from a folder."""
+  if not path:
+    raise JaxganError('data.source=idx needs data.path, the folder holding the IDX files')
+  folder = pathlib.Path(path).expanduser()
+  if not folder.is_dir():
+    raise JaxganError(f'data.path {folder} is not a folder')
+  prefix = _SPLIT_ALIASES.get(split, split)
+  images = idx.read_idx(_find_idx_file(folder, f'{prefix}-images-idx3-ubyte'), expected_ndim=3)
+  labels = idx.read_idx(_find_idx_file(folder, f'{prefix}-labels-idx1-ubyte'), expected_ndim=1)
+  if len(labels) != len(images):
+    raise JaxganError(f'{folder}: {len(images)} images but {len(labels)} labels in split {prefix}')
+  return Dataset(images[..., None], labels.astype(np.int32), f'IDX {folder} split {prefix}')
+
+
+def load_bundled_mnist():
+  """The 10,000 real MNIST test digits shipped inside the package."""
+  ds = load_idx(str(BUNDLED_MNIST_DIR), 't10k')
+  return dataclasses.replace(ds, description='bundled MNIST test digits (10,000)')
+
+
+def _cache_path(data_config):
+  root = pathlib.Path(data_config.cache_dir or '~/.cache/jaxgan').expanduser()
+  key = re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{data_config.name}-{data_config.split}')
+  return root / f'{key}.npz'
+
+
+def load_tfds(data_config):
+  """A tfds split via its uint8 cache, preparing it (TensorFlow needed) on a miss."""
+  cache = _cache_path(data_config)
+  if cache.is_file():
+    with np.load(cache) as f:
+      return Dataset(f['images'], f['labels'], f'tfds {data_config.name}:{data_config.split} ({cache})')
+  try:
+    images, labels = _prepare_with_tfds(data_config)
+  except JaxganError as e:
+    if data_config.name == 'mnist' and data_config.fallback_to_bundled:
+      logging.warning('%s', e)
+      print(f'jaxgan: WARNING: {e} -- training on the 10,000 real MNIST test digits bundled '
+            'with jaxgan instead. For the full 60,000 training set, run on a machine with '
+            'internet or set --config.data.path to a folder with the four official MNIST '
+            'gzip files; --config.data.fallback_to_bundled=False makes this an error.',
+            flush=True)
+      return load_bundled_mnist()
+    raise
+  _save_cache(cache, images, labels)
+  return Dataset(images, labels, f'tfds {data_config.name}:{data_config.split}')
+
+
+def _save_cache(cache, images, labels):
+  try:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f'.tmp{os.getpid()}.npz')
+    np.savez(tmp, images=images, labels=labels)
+    os.replace(tmp, cache)
+  except OSError as e:
+    logging.warning('Could not cache the prepared data set at %s: %s', cache, e)
+
+
+# Official file names, so a partial manual_dir is reported instead of downloaded around.
+_OFFICIAL_FILES = {
+    name: [f'{p}-{kind}-ubyte.gz' for p in ('train', 't10k')
+           for kind in ('images-idx3', 'labels-idx1')]
+    for name in ('mnist', 'fashion_mnist')
+}
+# tfds retries an unreachable host for minutes; one quick connection attempt says
+# whether a download can work at all.
+_PROBE_HOST = ('storage.googleapis.com', 443)
+
+
+def internet_reachable(timeout=3.0):
+  try:
+    socket.create_connection(_PROBE_HOST, timeout=timeout).close()
+    return True
+  except OSError:
+    return False
+
+
+def _manual_dir(data_config):
+  if not data_config.path:
+    return None
+  manual_dir = pathlib.Path(data_config.path).expanduser()
+  if not manual_dir.is_dir():
+    raise JaxganError(f'data.path {manual_dir} is not a folder')
+  return manual_dir
+
+
+def _check_can_prepare(builder, data_config, manual_dir):
+  """Fails fast, with the fix, where tfds would only time out downloading."""
+  if builder.is_prepared() or internet_reachable():
+    return
+  where = f'no prepared copy in {builder.data_dir}'
+  if manual_dir is None:
+    raise JaxganError(f'no internet connection to download {data_config.name} and {where}; '
+                      'set --config.data.path to a folder with the official gzip files '
+                      '(tfds manual_dir) or use --config.data.source=idx')
+  missing = [f for f in _OFFICIAL_FILES.get(data_config.name, []) if not (manual_dir / f).is_file()]
+  if missing:
+    raise JaxganError(f'no internet connection, {where}, and data.path {manual_dir} lacks '
+                      f'{", ".join(missing)}; tfds needs all four official files (or use '
+                      '--config.data.source=idx for a folder with one split)')
+
+
+def _prepare_with_tfds(data_config):
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise JaxganError(f'tensorflow-datasets is not importable ({e}); use data.source=idx') from None
+  kwargs = {'data_dir': data_config.data_dir} if data_config.data_dir else {}
+  try:
+    builder = tfds.builder(data_config.name, **kwargs)
+  except Exception as e:  # tfds raises several types for unknown names
+    raise JaxganError(f'tfds has no data set {data_config.name!r}: {e}') from None
+  manual_dir = _manual_dir(data_config)
+  _check_can_prepare(builder, data_config, manual_dir)
+  download_config = (tfds.download.DownloadConfig(manual_dir=str(manual_dir))
+                     if manual_dir else None)
+  try:
+    builder.download_and_prepare(download_config=download_config)
+    # Fixed-size batches: batch_size=-1 reserves memory for an unknown cardinality
+    # as sys.maxsize elements and aborts inside TensorFlow.
+    batches = list(tfds.as_numpy(builder.as_dataset(split=data_config.split, batch_size=4096)))
+  except Exception as e:  # network, checksum and split errors all end here
+    first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    raise JaxganError(
+        f'tfds could not prepare {data_config.name}:{data_config.split} ({type(e).__name__}: '
+        f'{first_line}); without internet, set --config.data.path to a folder with the '
+        'official gzip files (tfds manual_dir) or use --config.data.source=idx') from None
+  images = np.concatenate([b['image'] for b in batches]).astype(np.uint8)
+  labels = np.concatenate([b.get('label', np.zeros(len(b['image']))) for b in batches])
+  return images, labels.astype(np.int32)
+
+
+def steps_per_epoch(num_examples, batch_size):
+  if batch_size > num_examples:
+    raise JaxganError(f'train.batch_size {batch_size} exceeds the {num_examples} examples')
+  return num_examples // batch_size
+
+
+def batch_indices(rng, step, num_examples, batch_size):
+  """Indices of batch `step`: a slice of that epoch's permutation (drop remainder)."""
+  per_epoch = num_examples // batch_size
+  perm = jax.random.permutation(jax.random.fold_in(rng, step // per_epoch), num_examples)
+  return jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+
+
+def to_pixels(images_uint8):
+  """uint8 0..255 -> float32 in [-1, 1], as the tutorial's (x - 127.5) / 127.5."""
+  return (images_uint8.astype(jnp.float32) - 127.5) / 127.5
+
+
+def to_uint8(pixels):
+  """float in [-1, 1] -> uint8 0..255 (host side, for images written to disk)."""
+  return np.clip(np.round(np.asarray(pixels, np.float32) * 127.5 + 127.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,52 @@
+"""Scalars and images to metrics.jsonl and TensorBoard event files."""
+import json
+import pathlib
+
+import numpy as np
+
+METRICS_FILE = 'metrics.jsonl'
+
+
+def read_metrics(workdir):
+  path = pathlib.Path(workdir) / METRICS_FILE
+  if not path.is_file():
+    return []
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def truncate_metrics(workdir, last_step):
+  """Drops records past `last_step`: a resumed run rewrites them."""
+  records = read_metrics(workdir)
+  kept = [r for r in records if r['step'] <= last_step]
+  if len(kept) != len(records):
+    path = pathlib.Path(workdir) / METRICS_FILE
+    path.write_text(''.join(json.dumps(r) + '\n' for r in kept))
+
+
+class MetricWriter:
+  """Appends one JSON object per record and mirrors it to TensorBoard."""
+
+  def __init__(self, workdir):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self._jsonl = open(pathlib.Path(workdir) / METRICS_FILE, 'a', encoding='utf-8')
+    self._tb = SummaryWriter(str(pathlib.Path(workdir) / 'tensorboard'))
+
+  def write_scalars(self, step, scalars):
+    record = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
+    self._jsonl.write(json.dumps(record) + '\n')
+    self._jsonl.flush()
+    for k, v in scalars.items():
+      self._tb.add_scalar(k, float(v), int(step))
+
+  def write_image(self, step, name, image_uint8):
+    self._tb.add_image(name, np.asarray(image_uint8), int(step), dataformats='HW')
+
+  def close(self):
+    self._jsonl.close()
+    self._tb.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()

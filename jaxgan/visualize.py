@@ -1,0 +1,56 @@
+"""Sample grids (PNG), their animation (GIF) and loss curves (PNG)."""
+import math
+import pathlib
+
+import numpy as np
+from PIL import Image
+
+
+def image_grid(images_uint8, ncols=None, pad=2):
+  """(N, H, W[, 1]) uint8 -> one (rows*(H+pad)+pad, cols*(W+pad)+pad) uint8 image."""
+  images = np.asarray(images_uint8)
+  if images.ndim == 4:
+    images = images[..., 0]
+  n, h, w = images.shape
+  ncols = ncols or math.ceil(math.sqrt(n))
+  nrows = math.ceil(n / ncols)
+  grid = np.zeros((nrows * (h + pad) + pad, ncols * (w + pad) + pad), np.uint8)
+  for i, img in enumerate(images):
+    r, c = divmod(i, ncols)
+    grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = img
+  return grid
+
+
+def save_png(path, grid_uint8, scale=4):
+  img = Image.fromarray(grid_uint8)
+  img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
+
+
+def save_gif(frame_paths, out_path, duration_ms=200):
+  frames = [Image.open(p) for p in frame_paths]
+  if frames:
+    frames[0].save(out_path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+
+
+def plot_losses(records, out_path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+  steps = [r['step'] for r in records]
+  for key in ('d_loss', 'g_loss'):
+    ax1.plot(steps, [r[key] for r in records], label=key)
+  for key in ('d_real', 'd_fake'):
+    ax2.plot(steps, [r[key] for r in records], label=key)
+  ax1.set(xlabel='step', ylabel='loss', title='losses')
+  ax2.set(xlabel='step', ylabel='mean D output', title='D(x) and D(G(z))', ylim=(0, 1))
+  for ax in (ax1, ax2):
+    ax.legend()
+    ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(out_path, dpi=100)
+  plt.close(fig)
+
+
+def sample_paths(workdir):
+  return sorted((pathlib.Path(workdir) / 'samples').glob('step_*.png'))

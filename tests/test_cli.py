@@ -1,0 +1,67 @@
+"""The command line as a user runs it: exit codes and one-line errors."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  return subprocess.run([sys.executable, '-m', 'jaxgan.main', '--config', str(ROOT / 'configs/test.py'),
+                         *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def assert_one_error_line(proc, code, pattern):
+  assert proc.returncode == code, proc.stderr
+  assert 'Traceback' not in proc.stderr
+  errors = [l for l in proc.stderr.splitlines() if l.startswith('jaxgan: error:')]
+  assert len(errors) == 1 and pattern in errors[0], proc.stderr
+
+
+def test_trains_resumes_and_says_so(tmp_path):
+  first = run('--workdir', str(tmp_path), '--config.train.num_steps=4')
+  assert first.returncode == 0, first.stderr
+  assert (tmp_path / 'checkpoints' / '4').is_dir()
+  assert (tmp_path / 'samples' / 'step_0000004.png').is_file()
+  second = run('--workdir', str(tmp_path), '--config.train.num_steps=6')
+  assert second.returncode == 0, second.stderr
+  assert 'resuming from the checkpoint at step 4' in second.stdout
+  assert (tmp_path / 'checkpoints' / '6').is_dir()
+
+
+def test_mistyped_override(tmp_path):
+  proc = run('--workdir', str(tmp_path), '--config.train.batch_sise=8')
+  assert_one_error_line(proc, 2, "unknown config key 'batch_sise' (did you mean 'batch_size'?)")
+  assert not tmp_path.joinpath('config.json').exists()
+
+
+def test_missing_config_file(tmp_path):
+  proc = subprocess.run([sys.executable, '-m', 'jaxgan.main', '--config', 'configs/nope.py',
+                         '--workdir', str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+  assert_one_error_line(proc, 2, 'configs/nope.py')
+
+
+def test_missing_idx_files(tmp_path):
+  (tmp_path / 'empty').mkdir()
+  proc = run('--workdir', str(tmp_path / 'run'), f'--config.data.path={tmp_path / "empty"}')
+  assert_one_error_line(proc, 1, 't10k-images-idx3-ubyte.gz not found')
+
+
+def test_corrupt_idx_file(tmp_path):
+  data = tmp_path / 'data'
+  data.mkdir()
+  (data / 't10k-images-idx3-ubyte.gz').write_bytes(b'\x1f\x8b\x08garbage')
+  proc = run('--workdir', str(tmp_path / 'run'), f'--config.data.path={data}')
+  assert_one_error_line(proc, 1, 'not valid gzip')
+
+
+def test_workdir_not_writable(tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('keep me')
+  proc = run('--workdir', str(blocker / 'run'))
+  assert_one_error_line(proc, 1, 'is not writable')
+  assert blocker.read_text() == 'keep me'

@@ -1,0 +1,121 @@
+"""train_and_evaluate on the real 512-digit IDX sample and on tfds mock data."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import checkpointing
+from jaxgan import losses
+from jaxgan import train
+from jaxgan.errors import JaxganError, NonFiniteLossError
+
+
+def _leaves(tree):
+  return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+def _ckpt_steps(workdir):
+  return sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit())
+
+
+def test_trains_and_writes_every_output(config, tmp_path):
+  state = train.train_and_evaluate(config, tmp_path)
+  assert int(state.step) == 8
+  assert _ckpt_steps(tmp_path) == [4, 8]
+  records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['step'] for r in records] == [2, 4, 6, 8]
+  assert all(np.isfinite(r['d_loss']) and np.isfinite(r['g_loss']) for r in records)
+  assert sorted(p.name for p in (tmp_path / 'samples').iterdir()) == [
+      'step_0000000.png', 'step_0000004.png', 'step_0000008.png']
+  for name in ('samples.gif', 'losses.png', 'config.json'):
+    assert (tmp_path / name).stat().st_size > 0
+  assert list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  assert saved['train']['batch_size'] == 32
+
+
+def test_resume_equals_uninterrupted_bitwise(config, tmp_path, capsys):
+  whole = train.train_and_evaluate(config, tmp_path / 'whole')
+  config.train.num_steps = 4
+  train.train_and_evaluate(config, tmp_path / 'split')
+  config.train.num_steps = 8
+  capsys.readouterr()
+  resumed = train.train_and_evaluate(config, tmp_path / 'split')
+  assert 'resuming from the checkpoint at step 4' in capsys.readouterr().out
+  for a, b in zip(_leaves(whole), _leaves(resumed)):
+    np.testing.assert_array_equal(a, b)
+  lines = lambda w: (tmp_path / w / 'metrics.jsonl').read_text().splitlines()
+  assert [json.loads(l)['d_loss'] for l in lines('whole')] == \
+      [json.loads(l)['d_loss'] for l in lines('split')]
+
+
+def test_restored_checkpoint_holds_the_final_state(config, tmp_path):
+  state = train.train_and_evaluate(config, tmp_path)
+  gan = train.make_gan(config)
+  template = train.init_state(gan, train.rngs(0)['init'])
+  manager = checkpointing.make_manager(tmp_path, 3)
+  restored = checkpointing.restore(manager, template)
+  for a, b in zip(_leaves(state), _leaves(restored)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_mlp_gan_trains(config, tmp_path):
+  config.model.name = 'mlp'
+  config.train.num_steps = 4
+  state = train.train_and_evaluate(config, tmp_path)
+  assert int(state.step) == 4 and 'Dense_2' in state.g_params
+  assert not any(k.startswith('ConvTranspose') for k in state.g_params)
+
+
+def test_tfds_source_with_mock_data(config, tmp_path, monkeypatch):
+  tfds = pytest.importorskip('tensorflow_datasets')
+  from jaxgan import input_pipeline
+  monkeypatch.setattr(input_pipeline, 'internet_reachable', lambda: True)
+  config.data.source = 'tfds'
+  config.data.name = 'mnist'
+  config.data.split = 'train'
+  config.data.data_dir = str(tmp_path / 'tfds')
+  config.data.cache_dir = str(tmp_path / 'cache')
+  config.train.num_steps = 4
+  with tfds.testing.mock_data(num_examples=64):
+    state = train.train_and_evaluate(config, tmp_path / 'run')
+  assert int(state.step) == 4
+  assert _ckpt_steps(tmp_path / 'run') == [4]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(config, tmp_path, monkeypatch):
+  config.train.num_steps = 4
+  train.train_and_evaluate(config, tmp_path)
+  before = sorted(p.name for p in (tmp_path / 'checkpoints' / '4').rglob('*'))
+  nan_d_loss = lambda real, fake: losses.d_loss_bce(real, fake) * np.nan
+  monkeypatch.setitem(losses.LOSSES, 'non_saturating', (nan_d_loss, losses.g_loss_non_saturating))
+  config.train.num_steps = 8
+  with pytest.raises(NonFiniteLossError, match='d_loss became nan at step 5'):
+    train.train_and_evaluate(config, tmp_path)
+  assert _ckpt_steps(tmp_path) == [4]
+  assert sorted(p.name for p in (tmp_path / 'checkpoints' / '4').rglob('*')) == before
+
+
+def test_incompatible_resume_is_refused_and_touches_nothing(config, tmp_path):
+  config.train.num_steps = 4
+  train.train_and_evaluate(config, tmp_path)
+  snapshot = {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()}
+  config.model.g_features = (64, 16, 8)
+  with pytest.raises(JaxganError, match=r'different architecture \(model.g_features'):
+    train.train_and_evaluate(config, tmp_path)
+  assert {p: p.read_bytes() for p in tmp_path.rglob('*') if p.is_file()} == snapshot
+
+
+def test_unwritable_workdir_is_explained(config, tmp_path):
+  (tmp_path / 'file').write_text('not a folder')
+  with pytest.raises(JaxganError, match='is not writable'):
+    train.train_and_evaluate(config, tmp_path / 'file' / 'run')
+  assert (tmp_path / 'file').read_text() == 'not a folder'
+
+
+@pytest.mark.parametrize('key, value', [('batch_size', 0), ('log_every', 0)])
+def test_invalid_training_settings(config, tmp_path, key, value):
+  config.train[key] = value
+  with pytest.raises(JaxganError, match=f'train.{key} must be at least 1'):
+    train.train_and_evaluate(config, tmp_path)

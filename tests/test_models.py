@@ -1,0 +1,76 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgan import models
+from jaxgan import train
+from jaxgan.errors import JaxganError
+from conftest import load_config
+
+
+def _init(config):
+  gan = train.make_gan(config)
+  return gan, train.init_state(gan, jax.random.PRNGKey(0))
+
+
+@pytest.mark.parametrize('name, g_params, g_stats, d_params', [
+    # Keras' summary of the tutorial model: G 2,330,944 total of which 2,305,472
+    # trainable (BN moving mean/var are the 25,472 others); D 212,865.
+    ('dcgan', 2_305_472, 25_472, 212_865),
+    # G: 100*256+256 + 256*512+512 + 512*1024+1024 + 1024*784+784 dense,
+    #    2*(256+512+1024) BN scale/bias; stats 2*(256+512+1024).
+    # D: 784*1024+1024 + 1024*512+512 + 512*256+256 + 256+1.
+    ('mlp', 1_489_936, 3_584, 1_460_225),
+])
+def test_parameter_counts_of_the_full_size_models(name, g_params, g_stats, d_params):
+  config = load_config('mnist')
+  config.model.name = name
+  _, state = _init(config)
+  assert train.num_params(state.g_params) == g_params
+  assert train.num_params(state.g_batch_stats) == g_stats
+  assert train.num_params(state.d_params) == d_params
+
+
+@pytest.mark.parametrize('name', ['dcgan', 'mlp'])
+def test_shapes_and_ranges(config, name):
+  config.model.name = name
+  gan, state = _init(config)
+  z = jax.random.normal(jax.random.PRNGKey(1), (5, config.model.latent_dim))
+  images = gan.generator.apply({'params': state.g_params, 'batch_stats': state.g_batch_stats},
+                               z, train=False)
+  assert images.shape == (5, 28, 28, 1)
+  assert float(jnp.max(jnp.abs(images))) <= 1.0
+  logits = gan.discriminator.apply({'params': state.d_params}, images, train=False)
+  assert logits.shape == (5,)
+
+
+def test_keras_defaults_are_used():
+  config = load_config('mnist')
+  gen = models.make_generator(config)
+  assert (gen.bn_momentum, gen.bn_epsilon, gen.leaky_relu_slope) == (0.99, 1e-3, 0.3)
+  # glorot_uniform bounds the dense kernel by sqrt(6 / (fan_in + fan_out)).
+  _, state = _init(config)
+  kernel = np.asarray(state.g_params['Dense_0']['kernel'])
+  limit = np.sqrt(6 / (100 + 7 * 7 * 256))
+  assert np.abs(kernel).max() <= limit
+  assert np.abs(kernel).max() > 0.9 * limit
+
+
+def test_bfloat16_compute_keeps_float32_parameters(config):
+  config.train.compute_dtype = 'bfloat16'
+  gan, state = _init(config)
+  assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(state.g_params))
+  z = jnp.ones((2, config.model.latent_dim))
+  images = gan.generator.apply({'params': state.g_params, 'batch_stats': state.g_batch_stats},
+                               z, train=False)
+  assert images.dtype == jnp.float32
+
+
+@pytest.mark.parametrize('key, value', [('model.name', 'resnet'), ('model.kernel_init', 'zeros'),
+                                        ('train.compute_dtype', 'float8')])
+def test_unknown_choices_are_rejected(config, key, value):
+  section, name = key.split('.')
+  config[section][name] = value
+  with pytest.raises(JaxganError, match=name):
+    train.make_gan(config)
