@@ -55,8 +55,10 @@ def get_config():
   config.train.log_every = 50
   config.train.eval_every = 500    # sample grid of the fixed noise
   config.train.checkpoint_every = 1000
+  config.train.checkpoint_steps = ()   # extra steps to checkpoint at
   config.train.max_checkpoints = 3
   config.train.num_samples = 16    # fixed noise vectors of the grid
+  config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)
   config.train.compute_dtype = 'float32'  # or 'bfloat16'; parameters stay float32
   config.train.progress_bar = True
   return config

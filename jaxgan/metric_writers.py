@@ -8,19 +8,22 @@ METRICS_FILE = 'metrics.jsonl'
 
 
 def read_metrics(workdir):
-  path = pathlib.Path(workdir) / METRICS_FILE
+  return read_jsonl(pathlib.Path(workdir) / METRICS_FILE)
+
+
+def read_jsonl(path):
+  path = pathlib.Path(path)
   if not path.is_file():
     return []
   return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def truncate_metrics(workdir, last_step):
-  """Drops records past `last_step`: a resumed run rewrites them."""
-  records = read_metrics(workdir)
+def truncate_jsonl(path, last_step):
+  """Drops records past `last_step`: a resumed run writes them again."""
+  records = read_jsonl(path)
   kept = [r for r in records if r['step'] <= last_step]
   if len(kept) != len(records):
-    path = pathlib.Path(workdir) / METRICS_FILE
-    path.write_text(''.join(json.dumps(r) + '\n' for r in kept))
+    pathlib.Path(path).write_text(''.join(json.dumps(r) + '\n' for r in kept))
 
 
 class MetricWriter:

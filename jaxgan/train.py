@@ -15,6 +15,7 @@ import numpy as np
 import optax
 
 from jaxgan import checkpointing
+from jaxgan import fingerprint
 from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import metric_writers
@@ -182,6 +183,8 @@ def prepare_workdir(workdir):
 
 def _validate(config):
   t = config.train
+  if t.num_seeds < 1:
+    raise JaxganError(f'train.num_seeds must be at least 1, not {t.num_seeds}')
   if t.steps_per_jit < 0:
     raise JaxganError(f'train.steps_per_jit must be >= 0 (0 = auto), not {t.steps_per_jit}')
   for key in ('batch_size', 'log_every', 'eval_every', 'checkpoint_every',
@@ -214,11 +217,16 @@ def next_chunk(step, total, config):
   t = config.train
   ends = [total, step + steps_per_jit(config)]
   ends += [(step // every + 1) * every for every in (t.log_every, t.eval_every, t.checkpoint_every)]
+  ends += [s for s in t.checkpoint_steps if s > step]
   return min(ends) - step
 
 
 def _is_boundary(step, every, total):
   return step % every == 0 or step == total
+
+
+def _is_checkpoint(step, config, total):
+  return _is_boundary(step, config.train.checkpoint_every, total) or step in config.train.checkpoint_steps
 
 
 def _check_finite(records, step, workdir):
@@ -255,70 +263,163 @@ def _print(msg):
   print(f'jaxgan: {msg}', flush=True)
 
 
-def train_and_evaluate(config, workdir):
-  """Trains the configured GAN in `workdir`, resuming from its latest checkpoint."""
+class _Seed:
+  """One member of the run: its config, workdir, checkpoints, metrics and grids.
+
+  A population of N seeds keeps each member in `workdir/seed_S`, laid out as a
+  solo run's workdir, so every tool that reads a workdir reads a member too.
+  """
+
+  def __init__(self, gan, config, workdir):
+    self.config, self.workdir = config, workdir
+    self.keys = rngs(config.seed)
+    self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
+    self.writer = metric_writers.MetricWriter(workdir)
+    self.samples = _Samples(gan, config, workdir, self.writer)
+
+  def truncate(self, step):
+    metric_writers.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
+    fingerprint.truncate(self.workdir, step)
+
+  def save(self, state):
+    checkpointing.save(self.manager, state)
+    fingerprint.append(self.workdir, state)
+
+  def close(self):
+    self.writer.close()
+    self.manager.wait_until_finished()
+    _finish(self.workdir)
+
+
+def _member_configs(config, workdir):
+  if config.train.num_seeds == 1:
+    return [(config, workdir)]
+  members = []
+  for i in range(config.train.num_seeds):
+    member = config.copy_and_resolve_references()
+    with member.unlocked():
+      member.seed = config.seed + i
+      member.train.num_seeds = 1
+    members.append((member, prepare_workdir(workdir / f'seed_{member.seed}')))
+  return members
+
+
+def _restore(gan, seeds):
+  """Each member's latest checkpoint, at the latest step that all of them have."""
+  templates = [init_state(gan, s.keys['init']) for s in seeds]
+  latest = [s.manager.latest_step() for s in seeds]
+  if any(step is None for step in latest):
+    return templates, 0
+  step = min(latest)
+  states = [checkpointing.restore(s.manager, t, step) for s, t in zip(seeds, templates)]
+  return states, step
+
+
+def _stack(trees):
+  return trees[0] if len(trees) == 1 else jax.tree_util.tree_map(lambda *x: jnp.stack(x), *trees)
+
+
+def _member(state, i, num_seeds):
+  return state if num_seeds == 1 else jax.tree_util.tree_map(lambda x: x[i], state)
+
+
+def make_population_steps(gan, batch_size):
+  """make_train_steps vmapped over the state and the per-seed keys: one program for N GANs."""
+  def steps(state, images, data_rngs, step_rngs, num_steps):
+    one = lambda s, d, r: train_steps(gan, batch_size, s, images, d, r, num_steps)
+    return jax.vmap(one)(state, data_rngs, step_rngs)
+  return jax.jit(steps, static_argnums=4, donate_argnums=0)
+
+
+def train_and_evaluate(config, workdir, on_checkpoint=None):
+  """Trains the configured GAN (or `train.num_seeds` of them at once) in `workdir`.
+
+  Resumes from the latest checkpoint. `on_checkpoint(step)` runs once each
+  checkpoint is completely on disk.
+  """
   _validate(config)
   workdir = prepare_workdir(workdir)
   checkpointing.check_compatible(checkpointing.load_saved_config(workdir), config, workdir)
   gan = make_gan(config)
   dataset = input_pipeline.load_dataset(config.data)
-  num_examples = len(dataset.images)
+  num_examples, t, num_seeds = len(dataset.images), config.train, config.train.num_seeds
   total = total_steps(config, num_examples)
-  keys = rngs(config.seed)
-
-  manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
-  state = init_state(gan, keys['init'])
-  restored = checkpointing.restore(manager, state)
-  if restored is not None:
-    state = restored
-    _print(f'resuming from the checkpoint at step {int(state.step)} in {workdir / "checkpoints"}')
-  step = int(state.step)
+  members = _member_configs(config, workdir)
+  for member_config, member_dir in members:
+    checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
+                                   member_dir)
+  seeds = [_Seed(gan, c, w) for c, w in members]
+  states, step = _restore(gan, seeds)
+  if step:
+    _print(f'resuming from the checkpoint at step {step} in {workdir}')
   checkpointing.save_config(config, workdir)
-  metric_writers.truncate_metrics(workdir, step)
-  _print(f'training on {dataset.description}: {num_examples} images, '
-         f'{total} steps of batch {config.train.batch_size}, device {jax.devices()[0].platform}')
-
-  multi_step = make_train_steps(gan, config.train.batch_size)
-  images = jax.device_put(dataset.images)
-  with metric_writers.MetricWriter(workdir) as writer:
-    samples = _Samples(gan, config, workdir, writer)
+  for seed, state in zip(seeds, states):
+    checkpointing.save_config(seed.config, seed.workdir)
+    seed.truncate(step)
     if step == 0:
-      samples.write(state)
-    progress = _progress_bar(config, step, total)
-    pending, t0, steps_since_log = [], time.perf_counter(), 0
+      seed.samples.write(state)
+  state = _stack(states)
+  data_rngs, step_rngs = (_stack([s.keys[k] for s in seeds]) for k in ('data', 'step'))
+  multi_step = (make_train_steps if num_seeds == 1 else make_population_steps)(gan, t.batch_size)
+  _print(f'training {num_seeds} GAN{"s" if num_seeds > 1 else ""} on {dataset.description}: '
+         f'{num_examples} images, {total} steps of batch {t.batch_size}, '
+         f'device {jax.devices()[0].platform}')
+
+  images = jax.device_put(dataset.images)
+  progress = _progress_bar(config, step, total)
+  pending, t0, steps_since_log = [], time.perf_counter(), 0
+  try:
     while step < total:
       n = next_chunk(step, total, config)
-      state, metrics = multi_step(state, images, keys['data'], keys['step'], n)
+      state, metrics = multi_step(state, images, data_rngs, step_rngs, n)
       pending.append(metrics)
       step += n
       steps_since_log += n
-      t = config.train
-      log, save = _is_boundary(step, t.log_every, total), _is_boundary(step, t.checkpoint_every, total)
+      log, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)
       if log or save:
-        records = {k: np.concatenate([np.asarray(m[k]) for m in jax.device_get(pending)])
+        # (num_seeds, steps) per metric; the host waits here only.
+        records = {k: np.concatenate([np.asarray(m[k]).reshape(num_seeds, -1)
+                                      for m in jax.device_get(pending)], axis=1)
                    for k in METRIC_NAMES}
-        _check_finite(records, step, workdir)
+        for i, seed in enumerate(seeds):
+          _check_finite({k: v[i] for k, v in records.items()}, step, seed.workdir)
       if log:
-        elapsed = time.perf_counter() - t0
-        scalars = {k: float(np.mean(v)) for k, v in records.items()}
-        scalars['steps_per_sec'] = steps_since_log / elapsed
-        scalars['epoch'] = step / (num_examples // t.batch_size)
-        writer.write_scalars(step, scalars)
+        speed = steps_since_log / (time.perf_counter() - t0)
+        for i, seed in enumerate(seeds):
+          scalars = {k: float(np.mean(v[i])) for k, v in records.items()}
+          seed.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed,
+                                           'epoch': step / (num_examples // t.batch_size)})
         if progress is not None:
           progress.update(steps_since_log)
-          progress.set_postfix(d_loss=f'{scalars["d_loss"]:.3f}', g_loss=f'{scalars["g_loss"]:.3f}',
-                               steps_s=f'{scalars["steps_per_sec"]:.1f}')
+          progress.set_postfix(d_loss=f'{np.mean(records["d_loss"]):.3f}',
+                               g_loss=f'{np.mean(records["g_loss"]):.3f}', steps_s=f'{speed:.1f}')
         pending, t0, steps_since_log = [], time.perf_counter(), 0
-      if _is_boundary(step, t.eval_every, total):
-        samples.write(state)
-      if save:
-        checkpointing.save(manager, state)
+      for i, seed in enumerate(seeds):
+        if _is_boundary(step, t.eval_every, total):
+          seed.samples.write(_member(state, i, num_seeds))
+        if save:
+          seed.save(_member(state, i, num_seeds))
+      if save and on_checkpoint is not None:
+        for seed in seeds:
+          seed.manager.wait_until_finished()
+        on_checkpoint(step)
+  finally:
     if progress is not None:
       progress.close()
-  manager.wait_until_finished()
-  _finish(workdir)
+    for seed in seeds:
+      seed.close()
+  if num_seeds > 1:
+    _summarize_population(seeds)
   _print(f'done at step {step}; outputs in {workdir}')
   return state
+
+
+def _summarize_population(seeds):
+  finals = [metric_writers.read_metrics(s.workdir)[-1] for s in seeds]
+  for name in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
+    values = np.array([f[name] for f in finals])
+    per_seed = ', '.join(f'{s.config.seed}: {v:.4f}' for s, v in zip(seeds, values))
+    _print(f'final {name} mean {values.mean():.4f} +/- {values.std(ddof=1):.4f} ({per_seed})')
 
 
 def _progress_bar(config, step, total):
@@ -329,6 +430,7 @@ def _progress_bar(config, step, total):
 
 
 def _finish(workdir):
+  workdir = pathlib.Path(workdir)
   visualize.save_gif(visualize.sample_paths(workdir), workdir / 'samples.gif')
   records = metric_writers.read_metrics(workdir)
   if records:
