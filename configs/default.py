@@ -61,4 +61,14 @@ def get_config():
   config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)
   config.train.compute_dtype = 'float32'  # or 'bfloat16'; parameters stay float32
   config.train.progress_bar = True
+
+  # Sample quality in the features of a classifier trained on the data set
+  # itself (cached after its first training), every train.eval_every steps.
+  config.eval = ml_collections.ConfigDict()
+  config.eval.enabled = True
+  config.eval.num_samples = 2000      # samples scored; capped at half the data set
+  config.eval.holdout = 2000          # images the classifier never trains on
+  config.eval.kid_subset_size = 1000
+  config.eval.classifier_epochs = 5
+  config.eval.classifier_batch_size = 128
   return config

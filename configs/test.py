@@ -23,4 +23,9 @@ def get_config():
   config.train.checkpoint_every = 4
   config.train.num_samples = 16
   config.train.progress_bar = False
+  config.eval.enabled = False
+  config.eval.num_samples = 128
+  config.eval.holdout = 100
+  config.eval.kid_subset_size = 64
+  config.eval.classifier_epochs = 2
   return config

@@ -18,8 +18,42 @@ def make_manager(workdir, max_to_keep):
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints', options=options)
 
 
-def save(manager, state):
-  manager.save(int(state.step), args=ocp.args.StandardSave(state))
+def make_best_manager(workdir):
+  """Keeps the one checkpoint with the lowest FID seen so far."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m['fid'],
+                                         best_mode='min', keep_checkpoints_without_metrics=False,
+                                         create=True)
+  return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints_best',
+                               options=options)
+
+
+def restore_for_reading(workdir, template, which):
+  """`which` = 'best', 'latest' or a step number; a clear error if there is none."""
+  workdir = pathlib.Path(workdir)
+  if which == 'best':
+    if not (workdir / 'checkpoints_best').is_dir():
+      raise JaxganError(f'{workdir} has no best checkpoint (evaluation was off); '
+                        'use --checkpoint latest')
+    manager = make_best_manager(workdir)
+    step = manager.best_step()
+  else:
+    manager = make_manager(workdir, None)
+    if which == 'latest':
+      step = manager.latest_step()
+    elif which.isdigit():
+      step = int(which)
+      if step not in manager.all_steps():
+        raise JaxganError(f'{workdir} has no checkpoint at step {step} '
+                          f'(it has {sorted(manager.all_steps())})')
+    else:
+      raise JaxganError(f"--checkpoint must be best, latest or a step number, not {which!r}")
+  if step is None:
+    raise JaxganError(f'{workdir} has no {which} checkpoint')
+  return restore(manager, template, step)
+
+
+def save(manager, state, metrics=None):
+  manager.save(int(state.step), args=ocp.args.StandardSave(state), metrics=metrics)
 
 
 def restore(manager, template, step=None):

@@ -90,7 +90,6 @@ def load_tfds(data_config):
     images, labels = _prepare_with_tfds(data_config)
   except JaxganError as e:
     if data_config.name == 'mnist' and data_config.fallback_to_bundled:
-      logging.warning('%s', e)
       print(f'jaxgan: WARNING: {e} -- training on the 10,000 real MNIST test digits bundled '
             'with jaxgan instead. For the full 60,000 training set, run on a machine with '
             'internet or set --config.data.path to a folder with the four official MNIST '

@@ -15,6 +15,7 @@ import numpy as np
 import optax
 
 from jaxgan import checkpointing
+from jaxgan import evaluation
 from jaxgan import fingerprint
 from jaxgan import input_pipeline
 from jaxgan import losses
@@ -64,7 +65,7 @@ def rngs(seed):
   """Independent streams derived from the seed: nothing random lives in the state."""
   root = jax.random.PRNGKey(seed)
   return {name: jax.random.fold_in(root, i)
-          for i, name in enumerate(('init', 'data', 'step', 'sample'))}
+          for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval'))}
 
 
 def init_state(gan, rng):
@@ -242,8 +243,8 @@ def _check_finite(records, step, workdir):
 class _Samples:
   """Fixed-noise grids: PNG per eval, TensorBoard image, GIF at the end."""
 
-  def __init__(self, gan, config, workdir, writer):
-    self._sample = make_sampler(gan)
+  def __init__(self, sampler, gan, config, workdir, writer):
+    self._sample = sampler
     self._z = fixed_noise(gan, config.seed, config.train.num_samples)
     self._dir = pathlib.Path(workdir) / 'samples'
     self._dir.mkdir(exist_ok=True)
@@ -270,12 +271,25 @@ class _Seed:
   solo run's workdir, so every tool that reads a workdir reads a member too.
   """
 
-  def __init__(self, gan, config, workdir):
+  def __init__(self, gan, sampler, config, workdir, evaluator):
     self.config, self.workdir = config, workdir
     self.keys = rngs(config.seed)
     self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
+    self.best = checkpointing.make_best_manager(workdir) if evaluator else None
     self.writer = metric_writers.MetricWriter(workdir)
-    self.samples = _Samples(gan, config, workdir, self.writer)
+    self.samples = _Samples(sampler, gan, config, workdir, self.writer)
+    self._gan, self._sampler, self._evaluator = gan, sampler, evaluator
+
+  def evaluate(self, state):
+    """Scores the generator, logs the metrics, keeps the best checkpoint by FID."""
+    pixels = evaluation.generate(self._sampler, state.g_params, state.g_batch_stats,
+                               self._gan.latent_dim, self._evaluator.num_samples,
+                               self.keys['eval'])
+    metrics = self._evaluator.score(pixels)
+    self.writer.write_scalars(int(state.step),
+                              {k: v for k, v in metrics.items() if isinstance(v, float)})
+    checkpointing.save(self.best, state, metrics={'fid': metrics['fid']})
+    return metrics
 
   def truncate(self, step):
     metric_writers.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
@@ -288,6 +302,8 @@ class _Seed:
   def close(self):
     self.writer.close()
     self.manager.wait_until_finished()
+    if self.best is not None:
+      self.best.wait_until_finished()
     _finish(self.workdir)
 
 
@@ -348,7 +364,13 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   for member_config, member_dir in members:
     checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
                                    member_dir)
-  seeds = [_Seed(gan, c, w) for c, w in members]
+  evaluator = evaluation.Evaluator(config, dataset) if config.eval.enabled else None
+  if evaluator is not None:
+    _print(f'sample quality: {evaluator.num_samples} samples against real digits; classifier '
+           f'held-out accuracy {evaluator.classifier_info["heldout_accuracy"]:.4f}; real-vs-real '
+           f'floor FID {evaluator.floor["fid"]:.3f}')
+  sampler = make_sampler(gan)
+  seeds = [_Seed(gan, sampler, c, w, evaluator) for c, w in members]
   states, step = _restore(gan, seeds)
   if step:
     _print(f'resuming from the checkpoint at step {step} in {workdir}')
@@ -397,6 +419,12 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
       for i, seed in enumerate(seeds):
         if _is_boundary(step, t.eval_every, total):
           seed.samples.write(_member(state, i, num_seeds))
+          if evaluator is not None:
+            m = seed.evaluate(_member(state, i, num_seeds))
+            _print(f'step {step}{f" seed {seed.config.seed}" if num_seeds > 1 else ""}: '
+                   f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
+                   f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}, '
+                   f'classifier score {m["classifier_score"]:.2f}')
         if save:
           seed.save(_member(state, i, num_seeds))
       if save and on_checkpoint is not None:

@@ -36,6 +36,7 @@ def plot_losses(records, out_path):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  records = [r for r in records if 'd_loss' in r]
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
   steps = [r['step'] for r in records]
   for key in ('d_loss', 'g_loss'):

@@ -1,0 +1,46 @@
+"""Command line for sample quality; prints one JSON object on stdout.
+
+  python -m jaxgan.evaluate --workdir W [--checkpoint best|latest|STEP]
+  python -m jaxgan.evaluate --samples S.npz --config configs/mnist.py [--config.x=...]
+
+--samples reads uint8 (N, 28, 28[, 1]) in 0..255 or float in [-1, 1], so
+samples from any system are scored on the same scale.
+"""
+import json
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from jaxgan import cli
+from jaxgan import evaluation
+from jaxgan.errors import JaxganError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Config naming the data set (with --samples).',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'A trained run to score.')
+flags.DEFINE_string('checkpoint', 'best', 'best, latest, or a step number (with --workdir).')
+flags.DEFINE_string('samples', None, '.npz of samples to score (with --config).')
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f'unexpected arguments: {" ".join(argv[1:])}', 2)
+  cli.quiet_logging()
+  if bool(FLAGS.workdir) == bool(FLAGS.samples):
+    cli.fail('give either --workdir or --samples (with --config)', 2)
+  try:
+    if FLAGS.samples:
+      if FLAGS.config is None:
+        cli.fail('--samples needs --config (it names the data set to compare with)', 2)
+      result = evaluation.evaluate_samples(FLAGS.samples, FLAGS.config)
+    else:
+      result = evaluation.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint)
+  except JaxganError as e:
+    cli.fail(str(e))
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)
