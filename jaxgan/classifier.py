@@ -111,7 +111,8 @@ def load_or_train(dataset, eval_config, cache_dir):
   Returns (apply, info) where info holds the held-out accuracy.
   """
   root = pathlib.Path(cache_dir or '~/.cache/jaxgan').expanduser() / 'classifiers'
-  folder = root / _dataset_key(dataset.images, dataset.labels)
+  folder = root / (f'{_dataset_key(dataset.images, dataset.labels)}-h{eval_config.holdout}'
+                   f'-e{eval_config.classifier_epochs}')
   info_path = folder / 'info.json'
   template = LeNet().init(jax.random.PRNGKey(0),
                           jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE))['params']

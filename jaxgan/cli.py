@@ -18,7 +18,7 @@ def parse_flags(argv):
   """absl's parser, with config-file and override errors as one line each."""
   try:
     argv = FLAGS(argv)
-    if FLAGS['config'].present:
+    if 'config' in FLAGS and FLAGS['config'].present:
       FLAGS.config.to_dict()  # a config file that failed to load raises only when read
     return argv
   except flags.Error as e:

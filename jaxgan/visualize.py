@@ -21,15 +21,23 @@ def image_grid(images_uint8, ncols=None, pad=2):
   return grid
 
 
+def upscale(image_uint8, scale=4):
+  img = Image.fromarray(np.asarray(image_uint8))
+  return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+
+
 def save_png(path, grid_uint8, scale=4):
-  img = Image.fromarray(grid_uint8)
-  img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
+  upscale(grid_uint8, scale).save(path, format='PNG')
+
+
+def save_frames_gif(frames, out_path, duration_ms=200):
+  if frames:
+    frames[0].save(out_path, format='GIF', save_all=True, append_images=frames[1:],
+                   duration=duration_ms, loop=0)
 
 
 def save_gif(frame_paths, out_path, duration_ms=200):
-  frames = [Image.open(p) for p in frame_paths]
-  if frames:
-    frames[0].save(out_path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+  save_frames_gif([Image.open(p) for p in frame_paths], out_path, duration_ms)
 
 
 def plot_losses(records, out_path):

@@ -1,14 +1,6 @@
-import pathlib
-import runpy
-
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED_MNIST = ROOT.parent / 'shared' / 'data' / 'mnist'
-
-
-def load_config(name='test'):
-  return runpy.run_path(str(ROOT / 'configs' / f'{name}.py'))['get_config']()
+from helpers import SHARED_MNIST, load_config
 
 
 @pytest.fixture

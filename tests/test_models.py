@@ -6,7 +6,7 @@ import pytest
 from jaxgan import models
 from jaxgan import train
 from jaxgan.errors import JaxganError
-from conftest import load_config
+from helpers import load_config
 
 
 def _init(config):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from conftest import ROOT, load_config
+from helpers import ROOT, load_config
 from jaxgan import classifier
 from jaxgan import evaluation
 from jaxgan import input_pipeline

@@ -8,7 +8,7 @@ import sys
 import jax
 import numpy as np
 
-from conftest import ROOT
+from helpers import ROOT
 from jaxgan import fingerprint
 from jaxgan import train
 

@@ -1,0 +1,87 @@
+"""jaxgan.sample and the exploration API the notebooks use."""
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import ROOT
+from jaxgan import evaluation
+from jaxgan import input_pipeline
+from jaxgan import sampling
+from jaxgan import train
+from jaxgan.errors import JaxganError
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  from helpers import load_config
+  workdir = tmp_path_factory.mktemp('run')
+  train.train_and_evaluate(load_config('test'), workdir)
+  return workdir
+
+
+def _sample(*args):
+  return subprocess.run([sys.executable, '-m', 'jaxgan.sample', *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu'))
+
+
+def test_png_npz_and_gif(trained, tmp_path):
+  for name, extra in (('g.png', ['--num', '16']), ('s.npz', ['--num', '10']),
+                      ('walk.gif', ['--interpolate', '5'])):
+    proc = _sample('--workdir', str(trained), '--out', str(tmp_path / name), *extra)
+    assert proc.returncode == 0, proc.stderr
+  grid = Image.open(tmp_path / 'g.png')
+  assert grid.size == ((4 * 30 + 2) * 4, (4 * 30 + 2) * 4)   # 4x4 tiles of 28+2 px, scaled 4x
+  with np.load(tmp_path / 's.npz') as f:
+    images = f['images']
+  assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
+  assert evaluation.load_samples(tmp_path / 's.npz').shape == (10, 28, 28, 1)
+  gif = Image.open(tmp_path / 'walk.gif')
+  assert gif.n_frames == 4 * 5
+
+
+def test_samples_are_the_checkpoints_generator(trained):
+  run = sampling.load_run(trained, 'latest')
+  a = sampling.sample(run, num=4, seed=3)
+  b = sampling.sample(run, num=4, seed=3)
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, sampling.sample(run, num=4, seed=4))
+  assert int(run.state.step) == 8
+
+
+def test_errors_leave_existing_files_alone(trained, tmp_path):
+  out = tmp_path / 'keep.png'
+  out.write_bytes(b'precious')
+  for args, message in ((['--label', '7'], 'unconditional model'),
+                        (['--checkpoint', '5'], 'no checkpoint at step 5'),
+                        (['--checkpoint', 'best'], 'no best checkpoint')):
+    proc = _sample('--workdir', str(trained), '--out', str(out), *args)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+  assert out.read_bytes() == b'precious'
+  proc = _sample('--workdir', str(trained), '--out', str(tmp_path / 'x.jpg'))
+  assert proc.returncode == 1 and '.png, .npz or .gif' in proc.stderr
+  proc = _sample('--workdir', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'x.png'))
+  assert proc.returncode == 1 and 'holds no run' in proc.stderr
+
+
+def test_slerp_stays_on_the_sphere():
+  z0, z1 = jnp.array([3.0, 0.0]), jnp.array([0.0, 3.0])
+  path = sampling.slerp(z0, z1, jnp.linspace(0, 1, 5))
+  np.testing.assert_allclose(path[0], z0, atol=1e-6)
+  np.testing.assert_allclose(path[-1], z1, atol=1e-6)
+  np.testing.assert_allclose(jnp.linalg.norm(path, axis=1), 3.0, rtol=1e-6)
+  # Parallel endpoints fall back to the straight line.
+  np.testing.assert_allclose(sampling.slerp(z0, 2 * z0, jnp.array([0.5]))[0], 1.5 * z0, rtol=1e-6)
+
+
+def test_nearest_real_finds_the_image_itself():
+  real = input_pipeline.load_idx(str(ROOT / 'tests/data/mnist_sample'), 't10k').images
+  query = input_pipeline.to_pixels(jnp.asarray(real[[5, 300, 17]]))
+  idx, dist = sampling.nearest_real(query, real, chunk=100)
+  assert idx.tolist() == [5, 300, 17]
+  np.testing.assert_allclose(dist, 0.0, atol=0.05)   # float32 |q|^2+|r|^2-2qr; real gaps are ~10
