@@ -104,3 +104,9 @@ def class_histogram(probs):
   counts = jnp.bincount(jnp.argmax(probs, axis=1), length=num_classes)
   freq = counts / probs.shape[0]
   return counts, 0.5 * jnp.sum(jnp.abs(freq - 1.0 / num_classes))
+
+
+@jax.jit
+def label_accuracy(asked_labels, probs):
+  """For conditional models: the share of samples classified as the label they were asked for."""
+  return jnp.mean(jnp.argmax(probs, axis=1) == asked_labels)

@@ -443,9 +443,12 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
 
 
 def _summarize_population(seeds):
-  finals = [metric_writers.read_metrics(s.workdir)[-1] for s in seeds]
-  for name in ('d_loss', 'g_loss', 'd_real', 'd_fake'):
-    values = np.array([f[name] for f in finals])
+  """Each member's last value of each metric, and their mean +/- standard deviation."""
+  for name in ('fid', 'kid', 'precision', 'recall', 'd_loss', 'g_loss'):
+    last = [[r[name] for r in metric_writers.read_metrics(s.workdir) if name in r] for s in seeds]
+    if not all(last):
+      continue
+    values = np.array([v[-1] for v in last])
     per_seed = ', '.join(f'{s.config.seed}: {v:.4f}' for s, v in zip(seeds, values))
     _print(f'final {name} mean {values.mean():.4f} +/- {values.std(ddof=1):.4f} ({per_seed})')
 

@@ -174,3 +174,9 @@ def test_training_logs_quality_and_keeps_the_best_checkpoint(config, tmp_path):
       min(r['fid'] for r in evals), rel=1e-4)
   missing = _evaluate_cli('--workdir', str(tmp_path / 'run'), '--checkpoint', '3')
   assert missing.returncode == 1 and 'no checkpoint at step 3' in missing.stderr
+
+
+def test_label_accuracy_counts_samples_read_as_the_asked_label():
+  probs = jax.nn.one_hot(jnp.array([3, 1, 4, 1]), 10)
+  assert float(quality.label_accuracy(jnp.array([3, 1, 4, 1]), probs)) == 1.0
+  assert float(quality.label_accuracy(jnp.array([3, 0, 4, 0]), probs)) == 0.5
