@@ -4,7 +4,6 @@ FID, KID, classifier score, precision, recall and the class histogram of the
 samples, each beside the same metric between two disjoint real sets of the
 same size (the floor), so that a number means something.
 """
-import json
 import pathlib
 
 import jax

@@ -1,5 +1,4 @@
 import gzip
-import pathlib
 import struct
 
 import jax

@@ -1,7 +1,6 @@
 """Reproducibility: the harness, its failure on a non-deterministic run, fingerprints, populations."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 

@@ -13,7 +13,6 @@ from jaxgan import evaluation
 from jaxgan import input_pipeline
 from jaxgan import sampling
 from jaxgan import train
-from jaxgan.errors import JaxganError
 
 
 @pytest.fixture(scope='module')
