@@ -4,7 +4,6 @@ FID, KID, classifier score, precision, recall and the class histogram of the
 samples, each beside the same metric between two disjoint real sets of the
 same size (the floor), so that a number means something.
 """
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -91,18 +90,12 @@ def load_samples(path):
 
 def evaluate_workdir(workdir, which='best'):
   """Scores a trained run: its config, its best/latest/numbered checkpoint."""
-  from jaxgan import checkpointing, train  # pylint: disable=g-import-not-at-top
-  workdir = pathlib.Path(workdir)
-  config = checkpointing.load_saved_config(workdir)
-  if config is None:
-    raise JaxganError(f'{workdir} holds no run (no config.json)')
-  gan = train.make_gan(config)
-  state = checkpointing.restore_for_reading(
-      workdir, train.init_state(gan, train.rngs(config.seed)['init']), which)
-  evaluator = Evaluator(config, input_pipeline.load_dataset(config.data))
-  pixels = generate(train.make_sampler(gan), state.g_params, state.g_batch_stats,
-                    gan.latent_dim, evaluator.num_samples, train.rngs(config.seed)['eval'])
-  return {'workdir': str(workdir), 'checkpoint': which, 'step': int(state.step),
+  from jaxgan import sampling, train  # pylint: disable=g-import-not-at-top
+  run = sampling.load_run(workdir, which)
+  evaluator = Evaluator(run.config, input_pipeline.load_dataset(run.config.data))
+  pixels = generate(train.make_sampler(run.gan), run.state.g_params, run.state.g_batch_stats,
+                    run.gan.latent_dim, evaluator.num_samples, train.rngs(run.config.seed)['eval'])
+  return {'workdir': str(workdir), 'checkpoint': which, 'step': int(run.state.step),
           **evaluator.score(pixels)}
 
 
