@@ -35,19 +35,21 @@ def main(argv):
   gan = train.make_gan(config)
   keys = train.rngs(config.seed)
   per_dispatch = train.steps_per_jit(config)
-  images = jax.random.randint(keys['data'], (10_000, 28, 28, 1), 0, 256).astype(jnp.uint8)
-  multi_step = train.make_train_steps(gan, config.train.batch_size)
-  state = train.init_state(gan, keys['init'])
+  data = {'image': jax.random.randint(keys['data'], (10_000, 28, 28, 1), 0, 256).astype(jnp.uint8),
+          'label': jax.random.randint(keys['data'], (10_000,), 0, 10)}
+  mesh = train.make_mesh()
+  multi_step = train.make_train_steps(gan, config.train.batch_size, mesh)
+  state, data = jax.device_put((train.init_state(gan, keys['init']), data), train.replicated(mesh))
 
   t0 = time.perf_counter()
-  state, _ = multi_step(state, images, keys['data'], keys['step'], per_dispatch)
+  state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
   jax.block_until_ready(state)
   compile_s = time.perf_counter() - t0
 
   dispatches = max(1, FLAGS.steps // per_dispatch)
   t0 = time.perf_counter()
   for _ in range(dispatches):
-    state, _ = multi_step(state, images, keys['data'], keys['step'], per_dispatch)
+    state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
 
@@ -55,7 +57,8 @@ def main(argv):
   device = jax.devices()[0]
   stats = device.memory_stats() or {}
   print(json.dumps({
-      'device': f'{device.platform}:{device.device_kind}', 'jax': jax.__version__,
+      'device': f'{device.platform}:{device.device_kind}', 'devices': mesh.size,
+      'jax': jax.__version__,
       'batch': config.train.batch_size, 'steps': steps, 'steps_per_jit': per_dispatch,
       'steps_per_sec': steps / elapsed, 'images_per_sec': steps * config.train.batch_size / elapsed,
       'compile_and_first_dispatch_s': compile_s,

@@ -37,15 +37,42 @@ def get_config():
   config.model.leaky_relu_slope = 0.3
   config.model.bn_momentum = 0.99
   config.model.bn_epsilon = 1e-3
+  # Conditional GAN: G gets a label embedding, D is conditioned by projection
+  # (logit + <embed(y), features>) or by a label map concatenated as a channel.
+  config.model.conditional = False
+  config.model.num_classes = 10
+  config.model.label_embedding_dim = 50
+  config.model.conditioning = 'projection'   # 'projection' | 'concat'
+  config.model.spectral_norm = False         # spectral normalisation of D's layers
 
-  config.loss = 'non_saturating'   # 'non_saturating' | 'minimax'
+  # 'non_saturating' | 'minimax' | 'hinge' | 'wasserstein' | 'least_squares'
+  config.loss = 'non_saturating'
+
+  # Training dynamics and stabilisers; every one runs inside the jitted step.
+  config.gan = ml_collections.ConfigDict()
+  config.gan.real_label = 1.0       # 0.9 = one-sided label smoothing (BCE and LS losses)
+  config.gan.n_critic = 1           # D updates per G update
+  config.gan.gradient_penalty = 0.0  # WGAN-GP lambda (10 in the paper); 0 = off
+  config.gan.r1_gamma = 0.0         # R1 penalty on real data, gamma / 2 * E||grad D||^2; 0 = off
+  config.gan.weight_clip = 0.0      # WGAN: clip D's parameters to [-c, c] after each update
+  config.gan.ema_decay = 0.0        # EMA of G's weights for samples and evaluation; 0 = off
 
   config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'
+  # Separate rates for G and D (TTUR, Heusel et al. 2017).
   config.optimizer.g_learning_rate = 1e-4
   config.optimizer.d_learning_rate = 1e-4
   config.optimizer.b1 = 0.9
   config.optimizer.b2 = 0.999
   config.optimizer.eps = 1e-7      # Keras Adam's default
+  config.optimizer.rmsprop_decay = 0.99   # PyTorch RMSprop's alpha
+  config.optimizer.grad_clip_norm = 0.0   # clip each network's gradients by global norm; 0 = off
+  # Learning-rate schedule over the run: 'constant' | 'exponential' | 'cosine'.
+  # Both decays reach final_lr_fraction * rate at the last step, after a
+  # linear warmup from 0 over warmup_steps.
+  config.optimizer.schedule = 'constant'
+  config.optimizer.warmup_steps = 0
+  config.optimizer.final_lr_fraction = 0.1
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 256

@@ -9,8 +9,11 @@ import orbax.checkpoint as ocp
 from jaxgan.errors import JaxganError
 
 CONFIG_FILE = 'config.json'
-# Keys whose change alters the shapes or meaning of the saved parameters.
-_ARCHITECTURE_KEYS = ('model',)
+# Keys whose change alters the structure or meaning of the saved state: the
+# networks, the optimizer's state (its kind, clipping and schedule add parts)
+# and whether G's weight average is kept.
+_ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
+                      'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
 
 
 def make_manager(workdir, max_to_keep):
@@ -84,16 +87,26 @@ def check_compatible(saved, config, workdir):
   """Refuses to resume a run whose architecture differs from the config's."""
   if saved is None:
     return
-  for key in _ARCHITECTURE_KEYS:
-    old = json.loads(saved[key].to_json()) if key in saved else None
-    new = json.loads(config[key].to_json())
-    if old != new:
-      diffs = sorted(k for k in set(old or {}) | set(new)
-                     if (old or {}).get(k) != new.get(k))
-      detail = ', '.join(f'{key}.{k}: {(old or {}).get(k)!r} -> {new.get(k)!r}' for k in diffs)
-      raise JaxganError(
-          f'{workdir} holds a run with a different architecture ({detail}); '
-          'resume it with its own config or start a new --workdir')
+  old, new = _flat(saved), _flat(config)
+  covered = lambda k: any(k == key or k.startswith(key + '.') for key in _ARCHITECTURE_KEYS)
+  diffs = sorted(k for k in set(old) | set(new) if covered(k) and old.get(k) != new.get(k))
+  if diffs:
+    detail = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diffs)
+    raise JaxganError(f'{workdir} holds a run with a different architecture ({detail}); '
+                      'resume it with its own config or start a new --workdir')
+
+
+def _flat(config):
+  """{'model.latent_dim': 100, ...} of a config's JSON form."""
+  out = {}
+  def walk(prefix, node):
+    for k, v in node.items():
+      if isinstance(v, dict):
+        walk(f'{prefix}{k}.', v)
+      else:
+        out[f'{prefix}{k}'] = v
+  walk('', json.loads(config.to_json()))
+  return out
 
 
 def save_config(config, workdir):

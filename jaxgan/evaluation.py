@@ -45,24 +45,38 @@ class Evaluator:
         'class_histogram': [int(c) for c in counts], 'class_tv_from_uniform': float(tv),
     }
 
-  def score(self, pixels):
-    """Metrics of `pixels` (N, 28, 28, 1) in [-1, 1], N >= num_samples (the rest unused)."""
+  def score(self, pixels, labels=None):
+    """Metrics of `pixels` (N, 28, 28, 1) in [-1, 1], N >= num_samples (the rest unused).
+
+    `labels`, the classes a conditional model was asked for, adds label_accuracy.
+    """
     if len(pixels) < self.num_samples:
       raise JaxganError(f'{len(pixels)} samples given; scoring needs at least {self.num_samples} '
                         '(eval.num_samples, capped at half the data set)')
-    metrics = self._metrics(*classifier.embed(self.apply, pixels[:self.num_samples]))
+    feats, probs = classifier.embed(self.apply, pixels[:self.num_samples])
+    metrics = self._metrics(feats, probs)
+    if labels is not None:
+      metrics['label_accuracy'] = float(
+          quality.label_accuracy(jnp.asarray(labels[:self.num_samples]), probs))
     metrics.update({f'{k}_floor': v for k, v in self.floor.items() if k != 'class_histogram'})
     metrics['num_samples'] = self.num_samples
     return metrics
 
 
-def generate(sampler, g_params, g_batch_stats, latent_dim, num, rng, batch_size=500):
-  """`num` samples from the generator in inference mode, in fixed-size batches."""
+def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
+  """(`num` samples from G in inference mode, the labels they were asked for or None).
+
+  A conditional model is asked for every class in turn, so the classes are balanced.
+  """
   out = []
+  labels = None
+  if gan.num_classes:
+    labels = jnp.arange(-(-num // batch_size) * batch_size, dtype=jnp.int32) % gan.num_classes
   for i in range(0, num, batch_size):
-    z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, latent_dim))
-    out.append(sampler(g_params, g_batch_stats, z))
-  return jnp.concatenate(out)[:num]
+    z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
+    out.append(sampler(g_params, g_batch_stats, z,
+                       None if labels is None else labels[i:i + batch_size]))
+  return jnp.concatenate(out)[:num], None if labels is None else labels[:num]
 
 
 def load_samples(path):
@@ -93,10 +107,11 @@ def evaluate_workdir(workdir, which='best'):
   from jaxgan import sampling, train  # pylint: disable=g-import-not-at-top
   run = sampling.load_run(workdir, which)
   evaluator = Evaluator(run.config, input_pipeline.load_dataset(run.config.data))
-  pixels = generate(train.make_sampler(run.gan), run.state.g_params, run.state.g_batch_stats,
-                    run.gan.latent_dim, evaluator.num_samples, train.rngs(run.config.seed)['eval'])
+  pixels, labels = generate(train.make_sampler(run.gan), train.sample_params(run.state),
+                            run.state.g_batch_stats, run.gan, evaluator.num_samples,
+                            train.rngs(run.config.seed)['eval'])
   return {'workdir': str(workdir), 'checkpoint': which, 'step': int(run.state.step),
-          **evaluator.score(pixels)}
+          **evaluator.score(pixels, labels)}
 
 
 def evaluate_samples(path, config):

@@ -9,7 +9,8 @@ import numpy as np
 from jaxgan import metric_writers
 
 FINGERPRINT_FILE = 'fingerprints.jsonl'
-PARTS = ('g_params', 'g_batch_stats', 'd_params', 'g_opt_state', 'd_opt_state')
+PARTS = ('g_params', 'g_batch_stats', 'd_params', 'd_batch_stats', 'g_opt_state', 'd_opt_state',
+         'ema_g_params')
 
 
 def hash_tree(tree):

@@ -1,8 +1,11 @@
-"""GAN losses from discriminator logits.
+"""GAN losses from discriminator logits (critic values), and gradient penalties.
 
-Each loss is a pair (d_loss(real_logits, fake_logits), g_loss(fake_logits)),
-batch means as Keras' BinaryCrossentropy(from_logits=True) takes them.
+Each loss is a pair (d_loss(real_logits, fake_logits), g_loss(fake_logits)) of
+batch means; the cross-entropy ones are Keras' BinaryCrossentropy(from_logits=True).
 """
+import functools
+
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -13,9 +16,12 @@ def _bce(logits, label):
   return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, jnp.full_like(logits, label)))
 
 
-def d_loss_bce(real_logits, fake_logits):
-  """-log D(x) - log(1 - D(G(z))): real labelled 1, fake labelled 0."""
-  return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+def d_loss_bce(real_logits, fake_logits, real_label=1.0):
+  """-y log D(x) - (1 - y) log(1 - D(x)) - log(1 - D(G(z))), y the real label.
+
+  y < 1 is one-sided label smoothing: fakes keep the label 0.
+  """
+  return _bce(real_logits, real_label) + _bce(fake_logits, 0.0)
 
 
 def g_loss_non_saturating(fake_logits):
@@ -28,13 +34,75 @@ def g_loss_minimax(fake_logits):
   return -_bce(fake_logits, 0.0)
 
 
+def d_loss_hinge(real_logits, fake_logits):
+  """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def g_loss_critic(fake_logits):
+  """-E[D(G(z))]: the generator's side of the hinge and Wasserstein losses."""
+  return -jnp.mean(fake_logits)
+
+
+def d_loss_wasserstein(real_logits, fake_logits):
+  """E[D(G(z))] - E[D(x)]: minus the critic's estimate of the Wasserstein-1 distance."""
+  return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def d_loss_least_squares(real_logits, fake_logits, real_label=1.0):
+  """LSGAN: 1/2 E[(D(x) - y)^2] + 1/2 E[D(G(z))^2], y the real target."""
+  return 0.5 * jnp.mean((real_logits - real_label) ** 2) + 0.5 * jnp.mean(fake_logits ** 2)
+
+
+def g_loss_least_squares(fake_logits):
+  """LSGAN: 1/2 E[(D(G(z)) - 1)^2]."""
+  return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
+
+
+# name -> (d_loss, g_loss, whether d_loss takes a real label)
 LOSSES = {
-    'non_saturating': (d_loss_bce, g_loss_non_saturating),
-    'minimax': (d_loss_bce, g_loss_minimax),
+    'non_saturating': (d_loss_bce, g_loss_non_saturating, True),
+    'minimax': (d_loss_bce, g_loss_minimax, True),
+    'hinge': (d_loss_hinge, g_loss_critic, False),
+    'wasserstein': (d_loss_wasserstein, g_loss_critic, False),
+    'least_squares': (d_loss_least_squares, g_loss_least_squares, True),
 }
 
 
-def get_losses(name):
+def get_losses(name, real_label=1.0):
+  """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) of the named loss."""
   if name not in LOSSES:
     raise JaxganError(f'loss must be one of {sorted(LOSSES)}, not {name!r}')
-  return LOSSES[name]
+  d_loss, g_loss, takes_label = LOSSES[name]
+  if not 0.0 < real_label <= 1.0:
+    raise JaxganError(f'gan.real_label must be in (0, 1], not {real_label}')
+  if takes_label:
+    return functools.partial(d_loss, real_label=real_label), g_loss
+  if real_label != 1.0:
+    raise JaxganError(f'gan.real_label (label smoothing) has no meaning for the {name} loss; '
+                      'leave it at 1.0')
+  return d_loss, g_loss
+
+
+def _per_example_sq_norm(grads):
+  """Squared L2 norm of each example's gradient over every non-batch axis (H, W and C)."""
+  return jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))
+
+
+def gradient_penalty(critic, real, fake, eps):
+  """WGAN-GP: E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) G(z).
+
+  `critic` maps a batch to one value per example; `eps` is (B,) uniform in [0, 1].
+  The norm runs over all of an example's pixels and channels, not channels only.
+  """
+  eps = eps.reshape((-1,) + (1,) * (real.ndim - 1))
+  x_hat = eps * real + (1.0 - eps) * fake
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(x_hat)
+  norms = jnp.sqrt(_per_example_sq_norm(grads) + 1e-12)
+  return jnp.mean((norms - 1.0) ** 2)
+
+
+def r1_penalty(critic, real):
+  """R1 (Mescheder et al. 2018): E[||grad_x D(x)||^2] on real data; weight it by gamma / 2."""
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(real)
+  return jnp.mean(_per_example_sq_norm(grads))

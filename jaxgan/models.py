@@ -14,6 +14,12 @@ MLP GAN (Goodfellow et al.'s fully-connected GAN, BN in G as in later ports):
   G: Dense 256-512-1024, each BN LReLU, -> Dense(784) tanh.  1,489,936 parameters
      (latent 100) + 3,584 batch statistics.
   D: Dense 1024-512-256, each LReLU Dropout -> Dense(1).  1,460,225 parameters.
+
+Conditional models (model.conditional) feed G the latent concatenated with a
+learned label embedding, and condition D by projection (Miyato & Koyama 2018:
+logit + <embed(y), features>) or by concatenation (a learned 28x28 label map as
+an extra input channel). model.spectral_norm wraps each of D's convolutions and
+dense layers in flax's SpectralNorm (one power iteration per training call).
 """
 import functools
 from typing import Any, Sequence
@@ -36,6 +42,8 @@ class _Layers(nn.Module):
   bn_momentum: float
   bn_epsilon: float
   dtype: Any
+  num_classes: int = 0          # > 0: conditional on an integer label
+  label_embedding_dim: int = 50
 
   def act(self, x):
     return nn.leaky_relu(x, self.leaky_relu_slope)
@@ -47,13 +55,53 @@ class _Layers(nn.Module):
   def dense(self, features, use_bias=True):
     return nn.Dense(features, use_bias=use_bias, kernel_init=self.kernel_init, dtype=self.dtype)
 
+  def check_labels(self, x, labels):
+    if (labels is None) != (self.num_classes == 0):
+      raise ValueError('a conditional model needs labels; an unconditional one takes none')
+    if labels is not None and labels.shape != x.shape[:1]:
+      raise ValueError(f'labels of shape {labels.shape} for a batch of {x.shape[0]}')
+
+  def condition_latent(self, z, labels):
+    """G's input: the latent, and for a conditional model its label's embedding."""
+    self.check_labels(z, labels)
+    if labels is None:
+      return z
+    return jnp.concatenate([z, nn.Embed(self.num_classes, self.label_embedding_dim)(labels)], -1)
+
+
+class _Critic(_Layers):
+  """A discriminator: optional spectral norm, label map input, projection head."""
+  spectral_norm: bool = False
+  conditioning: str = 'projection'   # 'projection' | 'concat'
+
+  def layer(self, module, x, update_stats):
+    if self.spectral_norm:
+      return nn.SpectralNorm(module)(x, update_stats=update_stats)
+    return module(x)
+
+  def label_channel(self, x, labels):
+    """Concatenation conditioning: a learned (H, W) map per label as one more channel."""
+    self.check_labels(x, labels)
+    if labels is None or self.conditioning != 'concat':
+      return x
+    label_map = nn.Embed(self.num_classes, x.shape[1] * x.shape[2])(labels)
+    return jnp.concatenate([x, label_map.reshape(x.shape[:3] + (1,)).astype(x.dtype)], -1)
+
+  def head(self, h, labels, update_stats):
+    """Logit from features h (B, F); projection adds <embed(y), h>."""
+    logit = self.layer(self.dense(1), h, update_stats)[:, 0]
+    if labels is not None and self.conditioning == 'projection':
+      logit = logit + jnp.sum(nn.Embed(self.num_classes, h.shape[-1])(labels) * h, -1)
+    return logit.astype(jnp.float32)
+
 
 class DCGANGenerator(_Layers):
   features: Sequence[int] = (256, 128, 64)
   kernel_size: int = 5
 
   @nn.compact
-  def __call__(self, z, train: bool):
+  def __call__(self, z, train: bool, labels=None):
+    z = self.condition_latent(z, labels)
     f0, f1, f2 = self.features
     k = (self.kernel_size, self.kernel_size)
     conv_t = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
@@ -66,44 +114,50 @@ class DCGANGenerator(_Layers):
     return jnp.tanh(x.astype(jnp.float32))
 
 
-class DCGANDiscriminator(_Layers):
+class DCGANDiscriminator(_Critic):
   features: Sequence[int] = (64, 128)
   kernel_size: int = 5
   dropout_rate: float = 0.3
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, labels=None, update_stats=None):
+    """`update_stats` (default: train) advances spectral norm's power iteration."""
+    update_stats = train if update_stats is None else update_stats
+    x = self.label_channel(x, labels)
     k = (self.kernel_size, self.kernel_size)
     for f in self.features:
-      x = nn.Conv(f, k, strides=(2, 2), padding='SAME', kernel_init=self.kernel_init,
-                  dtype=self.dtype)(x)
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(self.act(x))
-    x = x.reshape(x.shape[0], -1)
-    return self.dense(1)(x)[:, 0].astype(jnp.float32)
+      conv = nn.Conv(f, k, strides=(2, 2), padding='SAME', kernel_init=self.kernel_init,
+                     dtype=self.dtype)
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(
+          self.act(self.layer(conv, x, update_stats)))
+    return self.head(x.reshape(x.shape[0], -1), labels, update_stats)
 
 
 class MLPGenerator(_Layers):
   features: Sequence[int] = (256, 512, 1024)
 
   @nn.compact
-  def __call__(self, z, train: bool):
-    x = z
+  def __call__(self, z, train: bool, labels=None):
+    x = self.condition_latent(z, labels)
     for f in self.features:
       x = self.act(self.bn(train)(self.dense(f)(x)))
     x = self.dense(28 * 28)(x)
     return jnp.tanh(x.astype(jnp.float32)).reshape(z.shape[0], 28, 28, 1)
 
 
-class MLPDiscriminator(_Layers):
+class MLPDiscriminator(_Critic):
   features: Sequence[int] = (1024, 512, 256)
   dropout_rate: float = 0.3
 
   @nn.compact
-  def __call__(self, x, train: bool):
+  def __call__(self, x, train: bool, labels=None, update_stats=None):
+    update_stats = train if update_stats is None else update_stats
+    x = self.label_channel(x, labels)
     x = x.reshape(x.shape[0], -1)
     for f in self.features:
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(self.act(self.dense(f)(x)))
-    return self.dense(1)(x)[:, 0].astype(jnp.float32)
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(
+          self.act(self.layer(self.dense(f), x, update_stats)))
+    return self.head(x, labels, update_stats)
 
 
 def _common(config):
@@ -114,9 +168,22 @@ def _common(config):
   if config.train.compute_dtype not in dtypes:
     raise JaxganError(f'train.compute_dtype must be one of {sorted(dtypes)}, '
                       f'not {config.train.compute_dtype!r}')
+  if m.conditional and m.num_classes < 2:
+    raise JaxganError(f'model.num_classes must be at least 2 for a conditional model, '
+                      f'not {m.num_classes}')
   return dict(kernel_init=_INITS[m.kernel_init], leaky_relu_slope=m.leaky_relu_slope,
               bn_momentum=m.bn_momentum, bn_epsilon=m.bn_epsilon,
-              dtype=dtypes[config.train.compute_dtype])
+              dtype=dtypes[config.train.compute_dtype],
+              num_classes=m.num_classes if m.conditional else 0,
+              label_embedding_dim=m.label_embedding_dim)
+
+
+def _critic(config):
+  m = config.model
+  if m.conditioning not in ('projection', 'concat'):
+    raise JaxganError(f"model.conditioning must be 'projection' or 'concat', "
+                      f"not {m.conditioning!r}")
+  return dict(spectral_norm=m.spectral_norm, conditioning=m.conditioning, **_common(config))
 
 
 def _check_name(config):
@@ -126,7 +193,7 @@ def _check_name(config):
 
 
 def make_generator(config):
-  """The generator module: latent (B, latent_dim) -> images (B, 28, 28, 1) in [-1, 1]."""
+  """The generator: latent (B, latent_dim) [, labels (B,)] -> images (B, 28, 28, 1) in [-1, 1]."""
   m = config.model
   if _check_name(config) == 'dcgan':
     return DCGANGenerator(features=tuple(m.g_features), kernel_size=m.kernel_size, **_common(config))
@@ -134,10 +201,10 @@ def make_generator(config):
 
 
 def make_discriminator(config):
-  """The discriminator module: images (B, 28, 28, 1) -> logits (B,)."""
+  """The discriminator: images (B, 28, 28, 1) [, labels (B,)] -> logits (B,)."""
   m = config.model
   if _check_name(config) == 'dcgan':
     return DCGANDiscriminator(features=tuple(m.d_features), kernel_size=m.kernel_size,
-                              dropout_rate=m.dropout_rate, **_common(config))
+                              dropout_rate=m.dropout_rate, **_critic(config))
   return MLPDiscriminator(features=tuple(m.mlp_d_features), dropout_rate=m.dropout_rate,
-                          **_common(config))
+                          **_critic(config))

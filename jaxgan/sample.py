@@ -3,10 +3,13 @@
   python -m jaxgan.sample --workdir W [--checkpoint best|latest|STEP] [--num 64] [--label 7]
       [--seed S] [--interpolate STEPS] --out FILE.png|FILE.npz|FILE.gif
 
-.png: a grid of the samples (or of the walk's frames with --interpolate);
+.png: a grid of the samples (or of the walk's frames with --interpolate); for a
+conditional model without --label, one row per class (--num // classes columns);
 .npz: the samples as uint8 (N, 28, 28, 1) under 'images', the format that
 `jaxgan.evaluate --samples` reads; .gif: a latent walk by spherical
-interpolation (STEPS frames between each of 4 waypoints, 16 by default).
+interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
+--label (class 0 by default) for a conditional model. .npz from a conditional
+model without --label cycles through the classes.
 """
 import os
 import pathlib
@@ -58,17 +61,21 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out):
   if num < 1:
     raise JaxganError('--num must be at least 1')
   run = sampling.load_run(workdir, checkpoint)
+  sampling.check_label(run, label)
+  cols = None
   if kind == '.gif' or interpolate:
-    if label is not None:
-      sampling.sample(run, 1, seed, label)   # the same error for unconditional models
     z = sampling.latent_walk(run, steps=interpolate or 16, seed=seed)
-    images = input_pipeline.to_uint8(sampling.generate_from(run, z))
+    label = 0 if run.conditional and label is None else label
+    images = input_pipeline.to_uint8(sampling.generate_from(run, z, label))
+  elif kind == '.png' and run.conditional and label is None:
+    pixels, cols = sampling.class_grid(run, max(1, num // run.gan.num_classes), seed)
+    images = input_pipeline.to_uint8(pixels)
   else:
     images = input_pipeline.to_uint8(sampling.sample(run, num, seed, label))
   if kind == '.npz':
     _write_atomically(out, lambda p: np.savez(p, images=images))
   elif kind == '.png':
-    _write_atomically(out, lambda p: visualize.save_png(p, visualize.image_grid(images)))
+    _write_atomically(out, lambda p: visualize.save_png(p, visualize.image_grid(images, cols)))
   else:
     frames = [visualize.upscale(img[..., 0]) for img in images]
     _write_atomically(out, lambda p: visualize.save_frames_gif(frames, p, duration_ms=80))

@@ -22,7 +22,7 @@ class Run:
 
   @property
   def conditional(self):
-    return False   # every model so far is unconditional
+    return self.gan.num_classes > 0
 
 
 def load_run(workdir, checkpoint='latest'):
@@ -39,9 +39,18 @@ def load_run(workdir, checkpoint='latest'):
              workdir)
 
 
-def generate_from(run, z):
-  """Images in [-1, 1] for latents z, the generator in inference mode."""
-  return train.make_sampler(run.gan)(run.state.g_params, run.state.g_batch_stats, jnp.asarray(z))
+def generate_from(run, z, labels=None):
+  """Images in [-1, 1] for latents z (and labels, for a conditional model), G in inference mode.
+
+  A conditional model given no labels is asked for every class in turn.
+  """
+  z = jnp.asarray(z)
+  if run.conditional and labels is None:
+    labels = jnp.arange(len(z)) % run.gan.num_classes
+  if labels is not None:
+    labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (len(z),))
+  return train.make_sampler(run.gan)(train.sample_params(run.state), run.state.g_batch_stats, z,
+                                     labels)
 
 
 def latents(run, num, seed=0):
@@ -50,10 +59,25 @@ def latents(run, num, seed=0):
 
 def sample(run, num=64, seed=0, label=None):
   """`num` samples; `label` only for conditional models."""
-  if label is not None and not run.conditional:
+  check_label(run, label)
+  return generate_from(run, latents(run, num, seed), label)
+
+
+def check_label(run, label):
+  if label is None:
+    return
+  if not run.conditional:
     raise JaxganError(f'{run.workdir} holds an unconditional model: it cannot draw a requested '
                       'label')
-  return generate_from(run, latents(run, num, seed))
+  if not 0 <= label < run.gan.num_classes:
+    raise JaxganError(f'--label must be in 0..{run.gan.num_classes - 1}, not {label}')
+
+
+def class_grid(run, per_class=8, seed=0):
+  """(images, columns): one row per class of a conditional model, the same latents in each row."""
+  z = jnp.tile(latents(run, per_class, seed), (run.gan.num_classes, 1))
+  labels = jnp.repeat(jnp.arange(run.gan.num_classes), per_class)
+  return generate_from(run, z, labels), per_class
 
 
 def slerp(z0, z1, t):

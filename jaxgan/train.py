@@ -21,26 +21,33 @@ from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import metric_writers
 from jaxgan import models
+from jaxgan import optimizers
 from jaxgan import visualize
 from jaxgan.errors import JaxganError, NonFiniteLossError
 
-METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake')
+METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty')
 
 
 @flax.struct.dataclass
 class TrainState:
-  """Everything that changes while training, as one pytree Orbax saves directly."""
+  """Everything that changes while training, as one pytree Orbax saves directly.
+
+  d_batch_stats holds spectral norm's power-iteration vectors ({} without it);
+  ema_g_params is the moving average of G's weights (None when gan.ema_decay is 0).
+  """
   step: jax.Array
   g_params: Any
   g_batch_stats: Any
   d_params: Any
+  d_batch_stats: Any
   g_opt_state: Any
   d_opt_state: Any
+  ema_g_params: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
 class GAN:
-  """The static parts of a run: modules, optimizers and losses."""
+  """The static parts of a run: modules, optimizers, losses and the update's switches."""
   generator: Any
   discriminator: Any
   g_tx: optax.GradientTransformation
@@ -48,17 +55,38 @@ class GAN:
   d_loss_fn: Any
   g_loss_fn: Any
   latent_dim: int
+  num_classes: int = 0          # > 0: conditional
+  n_critic: int = 1
+  gradient_penalty: float = 0.0
+  r1_gamma: float = 0.0
+  weight_clip: float = 0.0
+  ema_decay: float = 0.0
 
 
-def make_gan(config):
-  o = config.optimizer
-  d_loss_fn, g_loss_fn = losses.get_losses(config.loss)
+def _validate_gan(g):
+  if g.n_critic < 1:
+    raise JaxganError(f'gan.n_critic must be at least 1, not {g.n_critic}')
+  for key in ('gradient_penalty', 'r1_gamma', 'weight_clip'):
+    if g[key] < 0:
+      raise JaxganError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
+  if not 0.0 <= g.ema_decay < 1.0:
+    raise JaxganError(f'gan.ema_decay must be in [0, 1) (0 = off), not {g.ema_decay}')
+
+
+def make_gan(config, total_steps=1):
+  """The run's GAN; `total_steps` (G updates) sizes learning-rate schedules."""
+  o, g = config.optimizer, config.gan
+  _validate_gan(g)
+  d_loss_fn, g_loss_fn = losses.get_losses(config.loss, g.real_label)
   return GAN(
       generator=models.make_generator(config),
       discriminator=models.make_discriminator(config),
-      g_tx=optax.adam(o.g_learning_rate, b1=o.b1, b2=o.b2, eps=o.eps),
-      d_tx=optax.adam(o.d_learning_rate, b1=o.b1, b2=o.b2, eps=o.eps),
-      d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim)
+      g_tx=optimizers.make_optimizer(o, o.g_learning_rate, total_steps),
+      d_tx=optimizers.make_optimizer(o, o.d_learning_rate, total_steps * g.n_critic),
+      d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
+      num_classes=config.model.num_classes if config.model.conditional else 0,
+      n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
+      weight_clip=g.weight_clip, ema_decay=g.ema_decay)
 
 
 def rngs(seed):
@@ -68,66 +96,154 @@ def rngs(seed):
           for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval'))}
 
 
+def _dummy_labels(gan, n):
+  return jnp.zeros((n,), jnp.int32) if gan.num_classes else None
+
+
 def init_state(gan, rng):
   g_rng, d_rng = jax.random.split(rng)
-  g_vars = gan.generator.init(g_rng, jnp.zeros((1, gan.latent_dim)), train=False)
-  d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE), train=False)
+  g_vars = gan.generator.init(g_rng, jnp.zeros((1, gan.latent_dim)), train=False,
+                              labels=_dummy_labels(gan, 1))
+  d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE),
+                                  train=False, labels=_dummy_labels(gan, 1))
   return TrainState(
       step=jnp.zeros((), jnp.int32),
       g_params=g_vars['params'], g_batch_stats=g_vars['batch_stats'],
-      d_params=d_vars['params'],
+      d_params=d_vars['params'], d_batch_stats=d_vars.get('batch_stats', {}),
       g_opt_state=gan.g_tx.init(g_vars['params']),
-      d_opt_state=gan.d_tx.init(d_vars['params']))
+      d_opt_state=gan.d_tx.init(d_vars['params']),
+      # A copy: the step donates the state, and one buffer cannot be donated twice.
+      ema_g_params=(jax.tree_util.tree_map(jnp.copy, g_vars['params'])
+                    if gan.ema_decay > 0 else None))
+
+
+def sample_params(state):
+  """G's weights for samples and evaluation: the EMA when it is kept."""
+  return state.g_params if state.ema_g_params is None else state.ema_g_params
+
+
+def _scan(body, carry, xs, length=None):
+  # XLA:CPU runs convolutions inside a while loop about 17x slower than
+  # straight-line code (measured at batch 64: 4.6 s vs 0.27 s a step), so on
+  # CPU loops are unrolled.
+  return jax.lax.scan(body, carry, xs, length=length, unroll=jax.default_backend() == 'cpu')
+
+
+def _latents(gan, key, n):
+  return jax.random.normal(key, (n, gan.latent_dim))
+
+
+def _generate(gan, g_params, g_batch_stats, z, labels):
+  """G(z) in training mode: the images and G's updated batch statistics."""
+  fake, updates = gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
+                                      train=True, labels=labels, mutable=['batch_stats'])
+  return fake, updates['batch_stats']
+
+
+def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
+  """x -> D(x) with the given weights, spectral-norm vectors left as they are."""
+  def critic(x):
+    return gan.discriminator.apply({'params': d_params, 'batch_stats': d_batch_stats}, x,
+                                   train=True, labels=labels, update_stats=False,
+                                   rngs={'dropout': dropout_key})
+  return critic
+
+
+def d_update(gan, state, real, labels, fake, key):
+  """One D update on a real batch and G's fakes (which carry the real batch's labels)."""
+  drop_key, eps_key = jax.random.split(key)
+  fake = jax.lax.stop_gradient(fake)
+
+  def objective(d_params):
+    # One call on real and fake together; D has no batch statistics to mix.
+    both_labels = None if labels is None else jnp.concatenate([labels, labels])
+    logits, updates = gan.discriminator.apply(
+        {'params': d_params, 'batch_stats': state.d_batch_stats},
+        jnp.concatenate([real, fake]), train=True, labels=both_labels,
+        rngs={'dropout': drop_key}, mutable=['batch_stats'])
+    real_logits, fake_logits = jnp.split(logits, 2)
+    loss = gan.d_loss_fn(real_logits, fake_logits)
+    penalty = jnp.zeros(())
+    critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
+    if gan.gradient_penalty > 0:
+      eps = jax.random.uniform(eps_key, (real.shape[0],))
+      penalty += gan.gradient_penalty * losses.gradient_penalty(critic, real, fake, eps)
+    if gan.r1_gamma > 0:
+      penalty += 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
+    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty)
+    return loss + penalty, aux
+
+  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty)), grads = jax.value_and_grad(
+      objective, has_aux=True)(state.d_params)
+  updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, updates)
+  if gan.weight_clip > 0:
+    d_params = jax.tree_util.tree_map(
+        lambda p: jnp.clip(p, -gan.weight_clip, gan.weight_clip), d_params)
+  metrics = {'d_loss': loss, 'penalty': penalty,
+             'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
+             'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
+             'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits)}
+  return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
+                       d_opt_state=d_opt_state), metrics
 
 
 def train_step(gan, state, batch, rng):
-  """One D update, then one G update against the updated D.
+  """`gan.n_critic` D updates, then one G update against the updated D.
 
-  The generator runs forward once: its VJP is kept from the D step and pulled
-  back through the G loss, which equals recomputing G(z) (same z, same batch
-  statistics) without the second forward pass. Randomness is fold_in(rng, step),
-  so a resumed run draws exactly what an uninterrupted one would.
+  `batch` is {'image': (n_critic, B, 28, 28, 1) in [-1, 1], 'label': (n_critic, B)}:
+  one real batch per D update; 'label' conditions a conditional GAN's D and its
+  fakes. The extra D updates run in a lax.scan. G runs forward once for the last
+  D update and the G update: its VJP is kept and pulled back through the G
+  loss, which equals recomputing G(z) (same z, same batch statistics) without
+  the second forward pass. Randomness is fold_in(rng, step), so a resumed run
+  draws exactly what an uninterrupted one would.
   """
-  z_rng, d_drop_rng, g_drop_rng = jax.random.split(jax.random.fold_in(rng, state.step), 3)
-  z = jax.random.normal(z_rng, (batch.shape[0], gan.latent_dim))
+  images = batch['image']
+  labels = batch['label'] if gan.num_classes else jnp.zeros(images.shape[:2], jnp.int32)
+  batch_size = images.shape[1]
+  keys = jax.random.split(jax.random.fold_in(rng, state.step), 2 * gan.n_critic + 1)
+  z_keys, d_keys, g_drop_key = keys[:gan.n_critic], keys[gan.n_critic:-1], keys[-1]
+  as_labels = lambda y: y if gan.num_classes else None
 
-  def generate(g_params):
-    fake, updates = gan.generator.apply(
-        {'params': g_params, 'batch_stats': state.g_batch_stats}, z, train=True,
-        mutable=['batch_stats'])
-    return fake, updates['batch_stats']
+  def critic_only(state, xs):
+    real, y, z_key, d_key = xs
+    fake, g_batch_stats = _generate(gan, state.g_params, state.g_batch_stats,
+                                    _latents(gan, z_key, batch_size), as_labels(y))
+    return d_update(gan, state.replace(g_batch_stats=g_batch_stats), real, as_labels(y), fake,
+                    d_key)
 
-  fake, g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
+  d_metrics = []
+  if gan.n_critic > 1:
+    state, m = _scan(critic_only, state, (images[:-1], labels[:-1], z_keys[:-1], d_keys[:-1]))
+    d_metrics.append(m)
 
-  def d_objective(d_params):
-    # One call on real and fake together; D has no batch statistics to mix.
-    logits = gan.discriminator.apply({'params': d_params},
-                                     jnp.concatenate([batch, jax.lax.stop_gradient(fake)]),
-                                     train=True, rngs={'dropout': d_drop_rng})
-    real_logits, fake_logits = jnp.split(logits, 2)
-    return gan.d_loss_fn(real_logits, fake_logits), (real_logits, fake_logits)
-
-  (d_loss, (real_logits, fake_logits)), d_grads = jax.value_and_grad(
-      d_objective, has_aux=True)(state.d_params)
-  d_updates, d_opt_state = gan.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-  d_params = optax.apply_updates(state.d_params, d_updates)
+  y = as_labels(labels[-1])
+  z = _latents(gan, z_keys[-1], batch_size)
+  fake, g_vjp, g_batch_stats = jax.vjp(
+      lambda p: _generate(gan, p, state.g_batch_stats, z, y), state.g_params, has_aux=True)
+  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1])
+  d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
   def g_objective(fake):
-    logits = gan.discriminator.apply({'params': d_params}, fake, train=True,
-                                     rngs={'dropout': g_drop_rng})
+    logits = gan.discriminator.apply(
+        {'params': state.d_params, 'batch_stats': state.d_batch_stats}, fake, train=True,
+        labels=y, update_stats=False, rngs={'dropout': g_drop_key})
     return gan.g_loss_fn(logits)
 
   g_loss, d_fake_grad = jax.value_and_grad(g_objective)(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
+  ema = state.ema_g_params
+  if ema is not None:
+    ema = optax.incremental_update(g_params, ema, step_size=1.0 - gan.ema_decay)
 
-  new_state = TrainState(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
-                         d_params=d_params, g_opt_state=g_opt_state, d_opt_state=d_opt_state)
-  metrics = {'d_loss': d_loss, 'g_loss': g_loss,
-             'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
-             'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits))}
-  return new_state, metrics
+  new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
+                            g_opt_state=g_opt_state, ema_g_params=ema)
+  # D's metrics averaged over its n_critic updates.
+  metrics = jax.tree_util.tree_map(lambda *x: jnp.mean(jnp.concatenate(x)), *d_metrics)
+  return new_state, {**metrics, 'g_loss': g_loss}
 
 
 def make_train_step(gan):
@@ -135,40 +251,89 @@ def make_train_step(gan):
   return jax.jit(functools.partial(train_step, gan), donate_argnums=0)
 
 
-def train_steps(gan, batch_size, state, images, data_rng, step_rng, num_steps):
-  """`num_steps` steps in one lax.scan, each drawing its batch on the device."""
-  num_examples = images.shape[0]
+def draw_batch(gan, images, labels, data_rng, step, batch_size):
+  """The real batches of step `step`, one per D update, gathered on the device.
+
+  Batches are numbered by D update, so an epoch is one pass of D over the data.
+  """
+  def one(i):
+    idx = input_pipeline.batch_indices(data_rng, step * gan.n_critic + i, images.shape[0],
+                                       batch_size)
+    return input_pipeline.to_pixels(images[idx]), labels[idx]
+  pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
+  return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
+
+
+def make_mesh(devices=None):
+  """A 1-D data-parallel mesh over `devices` (default: every device, on every host)."""
+  return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.devices()),
+                           ('data',))
+
+
+def replicated(mesh):
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def check_batch_divides(batch_size, mesh):
+  if batch_size % mesh.size:
+    raise JaxganError(f'train.batch_size {batch_size} must be a multiple of the {mesh.size} '
+                      'devices it is split over')
+
+
+def train_steps(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps):
+  """`num_steps` steps in one lax.scan, each drawing its batches on the device.
+
+  `data` is {'image': uint8 (N, 28, 28, 1), 'label': int32 (N,)}, replicated on
+  every device of `mesh`, as is the state. Each batch is split over the mesh's
+  'data' axis; XLA partitions the step accordingly, all-reducing gradients and
+  batch statistics, so 1 and N devices compute the same update.
+  """
+  batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
 
   def body(state, _):
-    idx = input_pipeline.batch_indices(data_rng, state.step, num_examples, batch_size)
-    return train_step(gan, state, input_pipeline.to_pixels(images[idx]), step_rng)
+    batch = draw_batch(gan, data['image'], data['label'], data_rng, state.step, batch_size)
+    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    return train_step(gan, state, batch, step_rng)
 
-  # XLA:CPU runs the convolutions inside a while loop about 17x slower than
-  # straight-line code (measured at batch 64: 4.6 s vs 0.27 s a step), so on CPU
-  # the loop is unrolled, and a single step, which a scan would still wrap in a
-  # loop, is called directly.
+  # A single step, which a scan would still wrap in a loop, is called directly.
   if num_steps == 1:
     state, metrics = body(state, None)
     return state, jax.tree_util.tree_map(lambda m: m[None], metrics)
-  unroll = jax.default_backend() == 'cpu'
-  return jax.lax.scan(body, state, None, length=num_steps, unroll=unroll)
+  return _scan(body, state, None, length=num_steps)
 
 
-def make_train_steps(gan, batch_size):
-  """Jitted multi-step update: (state, images, data_rng, step_rng, num_steps) -> (state, metrics)."""
-  return jax.jit(functools.partial(train_steps, gan, batch_size), static_argnums=4,
-                 donate_argnums=0)
+def make_train_steps(gan, batch_size, mesh=None):
+  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps) -> (state, metrics).
+
+  Data-parallel over `mesh` (default: all devices); state and metrics come back replicated.
+  """
+  mesh = mesh if mesh is not None else make_mesh()
+  check_batch_divides(batch_size, mesh)
+  return jax.jit(functools.partial(train_steps, gan, batch_size, mesh), static_argnums=4,
+                 donate_argnums=0, out_shardings=replicated(mesh))
 
 
 def make_sampler(gan):
-  """Jitted G in inference mode (running batch statistics), as the tutorial draws its grids."""
-  def sample(g_params, g_batch_stats, z):
-    return gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z, train=False)
+  """Jitted G in inference mode (running batch statistics), as the tutorial draws its grids.
+
+  (g_params, g_batch_stats, z, labels) -> images; labels is None for unconditional models.
+  """
+  def sample(g_params, g_batch_stats, z, labels=None):
+    return gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
+                               train=False, labels=labels)
   return jax.jit(sample)
 
 
 def fixed_noise(gan, seed, num):
   return jax.random.normal(rngs(seed)['sample'], (num, gan.latent_dim))
+
+
+def grid_labels(gan, num):
+  """Labels of a conditional grid: one row per class, num // num_classes columns."""
+  if not gan.num_classes:
+    return None
+  cols = max(1, num // gan.num_classes)
+  return jnp.repeat(jnp.arange(gan.num_classes, dtype=jnp.int32), cols)
 
 
 def prepare_workdir(workdir):
@@ -197,8 +362,11 @@ def _validate(config):
 
 
 def total_steps(config, num_examples):
+  """G updates of the run: train.num_steps, or enough for D to see num_epochs epochs."""
   per_epoch = input_pipeline.steps_per_epoch(num_examples, config.train.batch_size)
-  return config.train.num_steps if config.train.num_steps > 0 else config.train.num_epochs * per_epoch
+  if config.train.num_steps > 0:
+    return config.train.num_steps
+  return max(1, config.train.num_epochs * per_epoch // config.gan.n_critic)
 
 
 def steps_per_jit(config):
@@ -245,14 +413,21 @@ class _Samples:
 
   def __init__(self, sampler, gan, config, workdir, writer):
     self._sample = sampler
-    self._z = fixed_noise(gan, config.seed, config.train.num_samples)
+    self._labels = grid_labels(gan, config.train.num_samples)
+    self._cols = None
+    if self._labels is None:
+      self._z = fixed_noise(gan, config.seed, config.train.num_samples)
+    else:
+      # One row per class; each column one latent, so a column shows one style.
+      self._cols = len(self._labels) // gan.num_classes
+      self._z = jnp.tile(fixed_noise(gan, config.seed, self._cols), (gan.num_classes, 1))
     self._dir = pathlib.Path(workdir) / 'samples'
     self._dir.mkdir(exist_ok=True)
     self._writer = writer
 
   def write(self, state):
-    images = self._sample(state.g_params, state.g_batch_stats, self._z)
-    grid = visualize.image_grid(input_pipeline.to_uint8(images))
+    images = self._sample(sample_params(state), state.g_batch_stats, self._z, self._labels)
+    grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
     path = self._dir / f'step_{int(state.step):07d}.png'
     visualize.save_png(path, grid)
     self._writer.write_image(int(state.step), 'samples', grid)
@@ -282,10 +457,10 @@ class _Seed:
 
   def evaluate(self, state):
     """Scores the generator, logs the metrics, keeps the best checkpoint by FID."""
-    pixels = evaluation.generate(self._sampler, state.g_params, state.g_batch_stats,
-                               self._gan.latent_dim, self._evaluator.num_samples,
-                               self.keys['eval'])
-    metrics = self._evaluator.score(pixels)
+    pixels, labels = evaluation.generate(self._sampler, sample_params(state),
+                                         state.g_batch_stats, self._gan,
+                                         self._evaluator.num_samples, self.keys['eval'])
+    metrics = self._evaluator.score(pixels, labels)
     self.writer.write_scalars(int(state.step),
                               {k: v for k, v in metrics.items() if isinstance(v, float)})
     checkpointing.save(self.best, state, metrics={'fid': metrics['fid']})
@@ -339,12 +514,15 @@ def _member(state, i, num_seeds):
   return state if num_seeds == 1 else jax.tree_util.tree_map(lambda x: x[i], state)
 
 
-def make_population_steps(gan, batch_size):
+def make_population_steps(gan, batch_size, mesh=None):
   """make_train_steps vmapped over the state and the per-seed keys: one program for N GANs."""
-  def steps(state, images, data_rngs, step_rngs, num_steps):
-    one = lambda s, d, r: train_steps(gan, batch_size, s, images, d, r, num_steps)
+  mesh = mesh if mesh is not None else make_mesh()
+  check_batch_divides(batch_size, mesh)
+
+  def steps(state, data, data_rngs, step_rngs, num_steps):
+    one = lambda s, d, r: train_steps(gan, batch_size, mesh, s, data, d, r, num_steps)
     return jax.vmap(one)(state, data_rngs, step_rngs)
-  return jax.jit(steps, static_argnums=4, donate_argnums=0)
+  return jax.jit(steps, static_argnums=4, donate_argnums=0, out_shardings=replicated(mesh))
 
 
 def train_and_evaluate(config, workdir, on_checkpoint=None):
@@ -356,10 +534,15 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   _validate(config)
   workdir = prepare_workdir(workdir)
   checkpointing.check_compatible(checkpointing.load_saved_config(workdir), config, workdir)
-  gan = make_gan(config)
+  _validate_gan(config.gan)
+  optimizers.validate(config.optimizer)
+  mesh = make_mesh()
+  check_batch_divides(config.train.batch_size, mesh)
   dataset = input_pipeline.load_dataset(config.data)
   num_examples, t, num_seeds = len(dataset.images), config.train, config.train.num_seeds
   total = total_steps(config, num_examples)
+  gan = make_gan(config, total)
+  _check_labels(gan, dataset)
   members = _member_configs(config, workdir)
   for member_config, member_dir in members:
     checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
@@ -382,18 +565,21 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
       seed.samples.write(state)
   state = _stack(states)
   data_rngs, step_rngs = (_stack([s.keys[k] for s in seeds]) for k in ('data', 'step'))
-  multi_step = (make_train_steps if num_seeds == 1 else make_population_steps)(gan, t.batch_size)
+  multi_step = (make_train_steps if num_seeds == 1 else make_population_steps)(
+      gan, t.batch_size, mesh)
   _print(f'training {num_seeds} GAN{"s" if num_seeds > 1 else ""} on {dataset.description}: '
          f'{num_examples} images, {total} steps of batch {t.batch_size}, '
-         f'device {jax.devices()[0].platform}')
+         f'{mesh.size} {jax.devices()[0].platform} device{"s" if mesh.size > 1 else ""}')
 
-  images = jax.device_put(dataset.images)
+  state, data_rngs, step_rngs, data = jax.device_put(
+      (state, data_rngs, step_rngs, {'image': dataset.images, 'label': dataset.labels}),
+      replicated(mesh))
   progress = _progress_bar(config, step, total)
   pending, t0, steps_since_log = [], time.perf_counter(), 0
   try:
     while step < total:
       n = next_chunk(step, total, config)
-      state, metrics = multi_step(state, images, data_rngs, step_rngs, n)
+      state, metrics = multi_step(state, data, data_rngs, step_rngs, n)
       pending.append(metrics)
       step += n
       steps_since_log += n
@@ -409,8 +595,8 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
         speed = steps_since_log / (time.perf_counter() - t0)
         for i, seed in enumerate(seeds):
           scalars = {k: float(np.mean(v[i])) for k, v in records.items()}
-          seed.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed,
-                                           'epoch': step / (num_examples // t.batch_size)})
+          epoch = step * gan.n_critic / (num_examples // t.batch_size)
+          seed.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed, 'epoch': epoch})
         if progress is not None:
           progress.update(steps_since_log)
           progress.set_postfix(d_loss=f'{np.mean(records["d_loss"]):.3f}',
@@ -424,7 +610,9 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
             _print(f'step {step}{f" seed {seed.config.seed}" if num_seeds > 1 else ""}: '
                    f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
                    f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}, '
-                   f'classifier score {m["classifier_score"]:.2f}')
+                   f'classifier score {m["classifier_score"]:.2f}'
+                   + (f', label accuracy {m["label_accuracy"]:.3f}' if 'label_accuracy' in m
+                      else ''))
         if save:
           seed.save(_member(state, i, num_seeds))
       if save and on_checkpoint is not None:
@@ -440,6 +628,16 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
     _summarize_population(seeds)
   _print(f'done at step {step}; outputs in {workdir}')
   return state
+
+
+def _check_labels(gan, dataset):
+  if not gan.num_classes:
+    return
+  labels = np.asarray(dataset.labels)
+  if labels.min() < 0 or labels.max() >= gan.num_classes:
+    raise JaxganError(f'{dataset.description} has labels {labels.min()}..{labels.max()}; a '
+                      f'conditional model with model.num_classes={gan.num_classes} needs '
+                      f'0..{gan.num_classes - 1}')
 
 
 def _summarize_population(seeds):

@@ -88,8 +88,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(config, tmp_pa
   config.train.num_steps = 4
   train.train_and_evaluate(config, tmp_path)
   before = sorted(p.name for p in (tmp_path / 'checkpoints' / '4').rglob('*'))
-  nan_d_loss = lambda real, fake: losses.d_loss_bce(real, fake) * np.nan
-  monkeypatch.setitem(losses.LOSSES, 'non_saturating', (nan_d_loss, losses.g_loss_non_saturating))
+  nan_d_loss = lambda real, fake, real_label: losses.d_loss_bce(real, fake, real_label) * np.nan
+  monkeypatch.setitem(losses.LOSSES, 'non_saturating',
+                      (nan_d_loss, losses.g_loss_non_saturating, True))
   config.train.num_steps = 8
   with pytest.raises(NonFiniteLossError, match='d_loss became nan at step 5'):
     train.train_and_evaluate(config, tmp_path)

@@ -53,5 +53,81 @@ def test_extreme_logits_stay_finite():
 
 
 def test_unknown_loss_is_rejected():
-  with pytest.raises(JaxganError, match='hinge'):
-    losses.get_losses('hinge')
+  with pytest.raises(JaxganError, match='least_squares'):
+    losses.get_losses('wgan')
+
+
+def test_one_sided_label_smoothing_labels_real_0_9_and_fake_0():
+  d_loss, _ = losses.get_losses('non_saturating', real_label=0.9)
+  # -(0.9 log s(x) + 0.1 log(1 - s(x))) on reals; -log(1 - s(x)) on fakes.
+  expected = (np.mean([-(0.9 * math.log(sigmoid(x)) + 0.1 * math.log(1 - sigmoid(x)))
+                       for x in [2.0, -1.0, 0.0]])
+              - np.mean([math.log(1 - sigmoid(x)) for x in [0.5, -3.0, 4.0]]))
+  assert float(d_loss(REAL, FAKE)) == pytest.approx(expected, rel=1e-6)
+  # Smoothing moves D's optimum on reals from +inf to logit(0.9).
+  grad = jax.grad(lambda r: d_loss(r, FAKE))(jnp.full(3, math.log(9.0)))
+  np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+
+
+def test_hinge_losses_match_formula():
+  # mean(max(0, 1 - [2, -1, 0])) + mean(max(0, 1 + [0.5, -3, 4])) = 3/3 + 6.5/3
+  d_loss, g_loss = losses.get_losses('hinge')
+  assert float(d_loss(REAL, FAKE)) == pytest.approx((0 + 2 + 1) / 3 + (1.5 + 0 + 5) / 3)
+  assert float(g_loss(FAKE)) == pytest.approx(-(0.5 - 3.0 + 4.0) / 3)
+
+
+def test_wasserstein_losses_match_formula():
+  d_loss, g_loss = losses.get_losses('wasserstein')
+  assert float(d_loss(REAL, FAKE)) == pytest.approx((0.5 - 3.0 + 4.0) / 3 - (2.0 - 1.0 + 0.0) / 3)
+  assert float(g_loss(FAKE)) == pytest.approx(-0.5)
+
+
+def test_least_squares_losses_match_formula():
+  d_loss, g_loss = losses.get_losses('least_squares')
+  want_d = 0.5 * np.mean([(2 - 1) ** 2, (-1 - 1) ** 2, (0 - 1) ** 2]) + 0.5 * np.mean(
+      [0.25, 9.0, 16.0])
+  assert float(d_loss(REAL, FAKE)) == pytest.approx(want_d)
+  assert float(g_loss(FAKE)) == pytest.approx(0.5 * np.mean([0.25, 16.0, 9.0]))
+  smoothed, _ = losses.get_losses('least_squares', real_label=0.9)
+  assert float(smoothed(jnp.full(3, 0.9), jnp.zeros(3))) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize('name', ['hinge', 'wasserstein'])
+def test_label_smoothing_is_refused_where_it_has_no_meaning(name):
+  with pytest.raises(JaxganError, match='real_label'):
+    losses.get_losses(name, real_label=0.9)
+
+
+def test_gradient_penalty_takes_the_norm_over_all_non_batch_axes():
+  """A linear critic D(x) = sum(w * x) has gradient w at every x_hat.
+
+  w is 1 on one pixel of channel 0 and 1 on another pixel of channel 1, so
+  its norm over H, W and C is sqrt(2): penalty (sqrt(2) - 1)^2. Taken over the
+  channel axis only (the known bug), each pixel's norm would be 0 or 1 and
+  the penalty would differ.
+  """
+  w = np.zeros((4, 4, 2), np.float32)
+  w[0, 0, 0] = 1.0
+  w[2, 3, 1] = 1.0
+  critic = lambda x: jnp.sum(x * w, axis=(1, 2, 3))
+  real, fake = jnp.ones((3, 4, 4, 2)), jnp.zeros((3, 4, 4, 2))
+  gp = float(losses.gradient_penalty(critic, real, fake, jnp.array([0.0, 0.3, 1.0])))
+  assert gp == pytest.approx((math.sqrt(2) - 1) ** 2, rel=1e-5)
+  channels_only = np.mean((np.sqrt(np.sum(w ** 2, axis=-1)) - 1) ** 2)
+  assert abs(gp - channels_only) > 0.1
+
+
+def test_gradient_penalty_interpolates_between_real_and_fake():
+  """D(x) = 0.5 * sum(x^2) has gradient x_hat = eps real + (1 - eps) fake."""
+  critic = lambda x: 0.5 * jnp.sum(x ** 2, axis=(1, 2, 3))
+  real, fake = jnp.full((2, 2, 2, 1), 1.0), jnp.full((2, 2, 2, 1), -1.0)
+  eps = jnp.array([1.0, 0.25])
+  # x_hat = 1 everywhere (norm 2) for eps 1; -0.5 everywhere (norm 1) for eps 0.25.
+  want = np.mean([(2.0 - 1.0) ** 2, (1.0 - 1.0) ** 2])
+  assert float(losses.gradient_penalty(critic, real, fake, eps)) == pytest.approx(want, rel=1e-5)
+
+
+def test_r1_penalty_is_the_mean_squared_gradient_norm_on_reals():
+  critic = lambda x: jnp.sum(3.0 * x, axis=(1, 2, 3))   # gradient 3 at each of 8 entries
+  real = jnp.zeros((5, 2, 2, 2))
+  assert float(losses.r1_penalty(critic, real)) == pytest.approx(9.0 * 8)

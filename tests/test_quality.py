@@ -116,11 +116,23 @@ def test_real_digits_score_at_the_floor_and_noise_far_above(evaluator):
   assert n['fid'] > 20 * m['fid_floor'] and n['recall'] < 0.05
 
 
+def test_score_reports_label_accuracy_for_the_asked_labels(evaluator):
+  """Real digits asked for as their own labels read back ~98%; asked for shifted labels, ~0%."""
+  data = input_pipeline.load_bundled_mnist()
+  perm = classifier.fixed_permutation(len(data.images))[2000:3000]
+  real = input_pipeline.to_pixels(jnp.asarray(data.images[perm]))
+  right = evaluator.score(real, data.labels[perm])
+  wrong = evaluator.score(real, (data.labels[perm] + 1) % 10)
+  assert right['label_accuracy'] > 0.95 and wrong['label_accuracy'] < 0.05
+  assert 'label_accuracy' not in evaluator.score(real)
+
+
 def test_untrained_generator_scores_far_above_the_floor(evaluator, mnist_eval_config):
   gan = train.make_gan(mnist_eval_config)
   state = train.init_state(gan, jax.random.PRNGKey(0))
-  pixels = evaluation.generate(train.make_sampler(gan), state.g_params, state.g_batch_stats,
-                               gan.latent_dim, 1000, jax.random.PRNGKey(1))
+  pixels, labels = evaluation.generate(train.make_sampler(gan), state.g_params,
+                                       state.g_batch_stats, gan, 1000, jax.random.PRNGKey(1))
+  assert labels is None and pixels.shape == (1000, 28, 28, 1)
   m = evaluator.score(pixels)
   assert m['fid'] > 20 * m['fid_floor']
 

@@ -68,6 +68,49 @@ def test_errors_leave_existing_files_alone(trained, tmp_path):
   assert proc.returncode == 1 and 'holds no run' in proc.stderr
 
 
+@pytest.fixture(scope='module')
+def trained_cgan(tmp_path_factory):
+  from helpers import load_config
+  config = load_config('test')
+  config.model.conditional = True
+  workdir = tmp_path_factory.mktemp('cgan')
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def test_conditional_model_draws_the_requested_digit(trained_cgan, tmp_path):
+  run = sampling.load_run(trained_cgan)
+  assert run.conditional
+  z = sampling.latents(run, 3)
+  for label in (0, 7):
+    # sample(label=L) is G(z, L) for every latent.
+    np.testing.assert_array_equal(sampling.sample(run, 3, label=label),
+                                  sampling.generate_from(run, z, jnp.full(3, label)))
+  assert not np.allclose(sampling.sample(run, 3, label=0), sampling.sample(run, 3, label=7))
+  proc = _sample('--workdir', str(trained_cgan), '--out', str(tmp_path / 's.npz'), '--num', '5',
+                 '--label', '7')
+  assert proc.returncode == 0, proc.stderr
+  with np.load(tmp_path / 's.npz') as f:
+    np.testing.assert_array_equal(
+        f['images'], input_pipeline.to_uint8(sampling.sample(run, 5, label=7)))
+
+
+def test_conditional_png_has_one_row_per_digit(trained_cgan, tmp_path):
+  proc = _sample('--workdir', str(trained_cgan), '--out', str(tmp_path / 'g.png'), '--num', '30')
+  assert proc.returncode == 0, proc.stderr
+  assert Image.open(tmp_path / 'g.png').size == ((3 * 30 + 2) * 4, (10 * 30 + 2) * 4)
+  images, cols = sampling.class_grid(sampling.load_run(trained_cgan), per_class=3)
+  assert cols == 3 and images.shape == (30, 28, 28, 1)
+
+
+def test_out_of_range_label_is_an_error(trained_cgan, tmp_path):
+  out = tmp_path / 'keep.png'
+  out.write_bytes(b'precious')
+  proc = _sample('--workdir', str(trained_cgan), '--out', str(out), '--label', '10')
+  assert proc.returncode == 1 and 'label must be in 0..9' in proc.stderr, proc.stderr
+  assert out.read_bytes() == b'precious'
+
+
 def test_slerp_stays_on_the_sphere():
   z0, z1 = jnp.array([3.0, 0.0]), jnp.array([0.0, 3.0])
   path = sampling.slerp(z0, z1, jnp.linspace(0, 1, 5))

@@ -19,9 +19,12 @@ def _leaves_equal(a, b):
 def setup(config):
   gan = train.make_gan(config)
   keys = train.rngs(config.seed)
-  images = jnp.asarray(input_pipeline.load_dataset(config.data).images)
-  batch = input_pipeline.to_pixels(images[:config.train.batch_size])
-  return gan, keys, images, batch
+  dataset = input_pipeline.load_dataset(config.data)
+  data = {'image': jnp.asarray(dataset.images), 'label': jnp.asarray(dataset.labels)}
+  b = config.train.batch_size
+  batch = {'image': input_pipeline.to_pixels(data['image'][None, :b]),
+           'label': data['label'][None, :b]}
+  return gan, keys, data, batch
 
 
 def test_one_step_is_finite_and_changes_both_networks(setup):
@@ -44,7 +47,9 @@ def test_step_equals_the_textbook_two_pass_update(setup):
   new, _ = jax.jit(functools.partial(train.train_step, gan))(state, batch, keys['step'])
 
   # Reference: D step, then G step recomputing G(z) against the updated D.
-  z_rng, d_drop, g_drop = jax.random.split(jax.random.fold_in(keys['step'], 0), 3)
+  z_rng, d_key, g_drop = jax.random.split(jax.random.fold_in(keys['step'], 0), 3)
+  d_drop, _ = jax.random.split(d_key)
+  batch = batch['image'][0]
   z = jax.random.normal(z_rng, (batch.shape[0], gan.latent_dim))
   g_vars = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
   fake, _ = gan.generator.apply(g_vars, z, train=True, mutable=['batch_stats'])
@@ -72,21 +77,21 @@ def test_step_equals_the_textbook_two_pass_update(setup):
       np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
-def _train(gan, keys, images, batch_size, chunks):
+def _train(gan, keys, data, batch_size, chunks):
   multi = train.make_train_steps(gan, batch_size)
   state = train.init_state(gan, keys['init'])
   for n in chunks:
-    state, metrics = multi(state, images, keys['data'], keys['step'], n)
+    state, metrics = multi(state, data, keys['data'], keys['step'], n)
   return state, metrics
 
 
 def test_same_seed_gives_identical_parameters(setup, config):
-  gan, keys, images, _ = setup
-  a, _ = _train(gan, keys, images, config.train.batch_size, [3])
-  b, _ = _train(gan, keys, images, config.train.batch_size, [3])
+  gan, keys, data, _ = setup
+  a, _ = _train(gan, keys, data, config.train.batch_size, [3])
+  b, _ = _train(gan, keys, data, config.train.batch_size, [3])
   assert _leaves_equal(a, b)
   other_keys = train.rngs(config.seed + 1)
-  c, _ = _train(gan, other_keys, images, config.train.batch_size, [3])
+  c, _ = _train(gan, other_keys, data, config.train.batch_size, [3])
   assert not _leaves_equal(a.g_params, c.g_params)
 
 
@@ -97,9 +102,9 @@ def test_chunking_changes_the_result_only_by_rounding(setup, config):
   rounding (about 1e-7 measured), not bitwise; a resumed run is bitwise equal
   because it dispatches the same chunks (they end at every checkpoint).
   """
-  gan, keys, images, _ = setup
-  a, metrics = _train(gan, keys, images, config.train.batch_size, [4])
-  b, _ = _train(gan, keys, images, config.train.batch_size, [1, 3])
+  gan, keys, data, _ = setup
+  a, metrics = _train(gan, keys, data, config.train.batch_size, [4])
+  b, _ = _train(gan, keys, data, config.train.batch_size, [1, 3])
   assert metrics['d_loss'].shape == (4,)
   for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
     np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,52 @@
+"""G's and D's optimizers from the config: Adam or RMSProp, gradient clipping, schedules."""
+import optax
+
+from jaxgan.errors import JaxganError
+
+SCHEDULES = ('constant', 'exponential', 'cosine')
+OPTIMIZERS = ('adam', 'rmsprop')
+
+
+def validate(o):
+  if o.name not in OPTIMIZERS:
+    raise JaxganError(f'optimizer.name must be one of {list(OPTIMIZERS)}, not {o.name!r}')
+  if o.schedule not in SCHEDULES:
+    raise JaxganError(f'optimizer.schedule must be one of {list(SCHEDULES)}, not {o.schedule!r}')
+  if o.warmup_steps < 0:
+    raise JaxganError(f'optimizer.warmup_steps must be >= 0, not {o.warmup_steps}')
+  if not 0.0 < o.final_lr_fraction <= 1.0:
+    raise JaxganError(f'optimizer.final_lr_fraction must be in (0, 1], not {o.final_lr_fraction}')
+  if o.grad_clip_norm < 0:
+    raise JaxganError(f'optimizer.grad_clip_norm must be >= 0 (0 = off), not {o.grad_clip_norm}')
+  for key in ('g_learning_rate', 'd_learning_rate'):
+    if o[key] <= 0:
+      raise JaxganError(f'optimizer.{key} must be positive, not {o[key]}')
+
+
+def learning_rate(o, peak, num_updates):
+  """A float for a constant rate, else an optax schedule over `num_updates` updates."""
+  decay_steps = max(num_updates - o.warmup_steps, 1)
+  if o.schedule == 'exponential':
+    decay = optax.exponential_decay(peak, decay_steps, o.final_lr_fraction)
+  elif o.schedule == 'cosine':
+    decay = optax.cosine_decay_schedule(peak, decay_steps, alpha=o.final_lr_fraction)
+  else:
+    decay = optax.constant_schedule(peak)
+  if o.warmup_steps == 0:
+    return peak if o.schedule == 'constant' else decay
+  return optax.join_schedules([optax.linear_schedule(0.0, peak, o.warmup_steps), decay],
+                              [o.warmup_steps])
+
+
+def make_optimizer(o, peak, num_updates):
+  """The optimizer of one network; `num_updates` sizes the schedule (its structure never)."""
+  validate(o)
+  lr = learning_rate(o, peak, num_updates)
+  if o.name == 'adam':
+    tx = optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps)
+  else:
+    # eps outside the square root, as PyTorch's RMSprop (the WGAN reference) has it.
+    tx = optax.rmsprop(lr, decay=o.rmsprop_decay, eps=o.eps, eps_in_sqrt=False)
+  if o.grad_clip_norm > 0:
+    tx = optax.chain(optax.clip_by_global_norm(o.grad_clip_norm), tx)
+  return tx

@@ -1,0 +1,53 @@
+"""Trains the test config on 8 (fake CPU) devices and on 1, prints the largest difference.
+
+Run with XLA_FLAGS=--xla_force_host_platform_device_count=8; prints one JSON line.
+"""
+import json
+import pathlib
+import runpy
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import input_pipeline
+from jaxgan import train
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run(devices, steps):
+  config = runpy.run_path(str(ROOT / 'configs' / 'test.py'))['get_config']()
+  gan = train.make_gan(config)
+  keys = train.rngs(config.seed)
+  dataset = input_pipeline.load_dataset(config.data)
+  mesh = train.make_mesh(devices)
+  state, data = jax.device_put(
+      (train.init_state(gan, keys['init']), {'image': dataset.images, 'label': dataset.labels}),
+      train.replicated(mesh))
+  multi = train.make_train_steps(gan, config.train.batch_size, mesh)
+  hlo = multi.lower(state, data, keys['data'], keys['step'], 2).compile().as_text()
+  for _ in range(steps // 2):
+    state, _ = multi(state, data, keys['data'], keys['step'], 2)
+  # Split batches need their gradients and batch statistics summed across devices.
+  return jax.device_get(state), state, 'all-reduce' in hlo
+
+
+def main():
+  steps = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+  many, many_device_state, many_reduce = run(jax.devices(), steps)
+  one, _, one_reduce = run(jax.devices()[:1], steps)
+  diffs = [float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+           for a, b in zip(jax.tree_util.tree_leaves(many), jax.tree_util.tree_leaves(one))
+           if jnp.issubdtype(np.asarray(a).dtype, jnp.floating)]
+  leaf = jax.tree_util.tree_leaves(many_device_state.g_params)[0]
+  print(json.dumps({'devices': len(jax.devices()), 'steps': steps, 'max_abs_diff': max(diffs),
+                    'state_devices': len(leaf.sharding.device_set),
+                    'state_replicated': leaf.sharding.is_fully_replicated,
+                    'same_step': int(many.step) == int(one.step) == steps,
+                    'all_reduce': [many_reduce, one_reduce]}))
+
+
+if __name__ == '__main__':
+  main()

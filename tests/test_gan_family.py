@@ -1,0 +1,332 @@
+"""Conditional GAN, WGAN(-GP), and the stabilisers: each behaves as its definition says."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from PIL import Image
+
+from helpers import load_config
+from jaxgan import checkpointing
+from jaxgan import fingerprint
+from jaxgan import input_pipeline
+from jaxgan import optimizers
+from jaxgan import train
+from jaxgan.errors import JaxganError
+
+def _small(config, **changes):
+  """The test config (tiny networks) with `changes` ('gan.n_critic': 3, ...) applied."""
+  for key, value in changes.items():
+    group, name = key.split('.')
+    config[group][name] = value
+  return config
+
+
+def _batch(config, n_critic=1, offset=0):
+  data = input_pipeline.load_dataset(config.data)
+  b = config.train.batch_size
+  idx = np.arange(offset, offset + n_critic * b).reshape(n_critic, b)
+  return {'image': input_pipeline.to_pixels(jnp.asarray(data.images[idx])),
+          'label': jnp.asarray(data.labels[idx])}
+
+
+def _step(gan, state, batch, seed=0):
+  return jax.jit(lambda s, b: train.train_step(gan, s, b, jax.random.PRNGKey(seed)))(state, batch)
+
+
+def _count(opt_state):
+  return int(optax.tree_utils.tree_get(opt_state, 'count'))
+
+
+@pytest.mark.parametrize('name', ['mnist', 'mnist_cgan', 'mnist_wgan', 'mnist_wgan_gp',
+                                  'mnist_mlp', 'fashion_mnist'])
+def test_every_config_trains_a_few_steps_with_finite_losses(name, tmp_path):
+  """The config's own networks, optimizer and losses, on the sample digits."""
+  config = load_config(name)
+  test = load_config('test')
+  config.data = test.data
+  config.train.num_steps = 2
+  config.train.batch_size = 16
+  config.train.steps_per_jit = 1
+  config.train.progress_bar = False
+  config.eval.enabled = False
+  train.train_and_evaluate(config, tmp_path)
+  records = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert records[-1]['step'] == 2
+  for name in train.METRIC_NAMES:
+    assert all(np.isfinite(r[name]) for r in records if name in r), name
+  assert (tmp_path / 'checkpoints' / '2').is_dir()
+
+
+def test_cgan_generator_output_depends_on_the_label(config):
+  gan = train.make_gan(_small(config, **{'model.conditional': True}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  z = jnp.tile(jax.random.normal(jax.random.PRNGKey(1), (1, gan.latent_dim)), (10, 1))
+  images = np.asarray(train.make_sampler(gan)(state.g_params, state.g_batch_stats, z,
+                                              jnp.arange(10)))
+  # The same latent, ten labels: ten different images; the same label twice: equal.
+  assert all(np.abs(images[i] - images[j]).max() > 1e-3
+             for i in range(10) for j in range(i + 1, 10))
+  again = train.make_sampler(gan)(state.g_params, state.g_batch_stats, z[:2], jnp.array([3, 3]))
+  np.testing.assert_array_equal(again[0], again[1])
+
+
+@pytest.mark.parametrize('conditioning', ['projection', 'concat'])
+def test_conditional_discriminator_depends_on_the_label(config, conditioning):
+  gan = train.make_gan(_small(config, **{'model.conditional': True,
+                                          'model.conditioning': conditioning}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  x = jnp.tile(_batch(config)['image'][0, :1], (10, 1, 1, 1))
+  logits = gan.discriminator.apply({'params': state.d_params, 'batch_stats': {}}, x, train=False,
+                                   labels=jnp.arange(10))
+  assert len(np.unique(np.round(np.asarray(logits), 6))) == 10
+  with pytest.raises(ValueError, match='needs labels'):
+    gan.discriminator.apply({'params': state.d_params}, x, train=False)
+
+
+def test_spectral_norm_keeps_the_top_singular_value_near_one(config):
+  config.model.spectral_norm = True
+  config.model.d_features = (32, 64)
+  gan = train.make_gan(config)
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  # Weights three times their initial scale: far from unit spectral norm.
+  d_params = jax.tree_util.tree_map(lambda p: 3.0 * p, state.d_params)
+  x = _batch(config)['image'][0]
+  variables = {'params': d_params, 'batch_stats': state.d_batch_stats}
+  apply = jax.jit(lambda v: gan.discriminator.apply(v, x, train=True, mutable=['batch_stats'],
+                                                    rngs={'dropout': jax.random.PRNGKey(0)})[1])
+  for _ in range(30):   # power iteration, one step per training call
+    variables = {'params': d_params, **apply(variables)}
+  stats = variables['batch_stats']
+  checked = 0
+  for group in stats.values():   # {'Conv_0/kernel/sigma': ..., 'Conv_0/kernel/u': ...}
+    name = next(k for k in group if k.endswith('/kernel/sigma'))
+    layer = name.split('/')[0]
+    sigma = float(group[name])
+    kernel = np.asarray(d_params[layer]['kernel'])
+    matrix = kernel.reshape(-1, kernel.shape[-1])
+    raw_top = np.linalg.svd(matrix, compute_uv=False)[0]
+    assert raw_top > 1.5                      # the unnormalised weight is far from 1
+    normalised_top = np.linalg.svd(matrix / sigma, compute_uv=False)[0]
+    assert normalised_top == pytest.approx(1.0, abs=0.05), layer
+    checked += 1
+  assert checked == 3   # two convolutions and the output layer
+
+
+def test_spectral_norm_state_advances_inside_the_train_step(config):
+  gan = train.make_gan(_small(config, **{'model.spectral_norm': True}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  # The power iteration's vectors of the two convolutions (the output layer's is 1 x 1).
+  vectors = lambda stats: {k: np.asarray(v) for group in stats.values() for k, v in group.items()
+                           if k.startswith('Conv') and k.endswith('/u')}
+  before = vectors(state.d_batch_stats)
+  new, _ = _step(gan, state, _batch(config))
+  after = vectors(new.d_batch_stats)
+  assert len(before) == 2 and all(not np.allclose(after[k], before[k]) for k in before)
+
+
+def test_ema_follows_its_formula(config):
+  gan = train.make_gan(_small(config, **{'gan.ema_decay': 0.9}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  old_ema = jax.tree_util.tree_map(np.array, state.ema_g_params)
+  np.testing.assert_array_equal(jax.tree_util.tree_leaves(old_ema)[0],
+                                jax.tree_util.tree_leaves(state.g_params)[0])
+  new, _ = _step(gan, state, _batch(config))
+  for ema, old, g in zip(*(jax.tree_util.tree_leaves(t)
+                           for t in (new.ema_g_params, old_ema, new.g_params))):
+    np.testing.assert_allclose(ema, 0.9 * old + 0.1 * np.asarray(g), rtol=1e-6, atol=1e-7)
+  assert train.sample_params(new) is new.ema_g_params
+
+
+def test_without_ema_the_state_keeps_no_copy(config):
+  state = train.init_state(train.make_gan(config), jax.random.PRNGKey(0))
+  assert state.ema_g_params is None and train.sample_params(state) is state.g_params
+
+
+@pytest.mark.parametrize('n_critic', [1, 3])
+def test_n_critic_makes_n_discriminator_updates_per_generator_update(config, n_critic):
+  gan = train.make_gan(_small(config, **{'gan.n_critic': n_critic}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  batch = _batch(config, n_critic)
+  for _ in range(2):
+    state, metrics = _step(gan, state, batch)
+  assert _count(state.d_opt_state) == 2 * n_critic
+  assert _count(state.g_opt_state) == 2 and int(state.step) == 2
+  assert np.isfinite(float(metrics['d_loss']))
+
+
+def test_critic_steps_use_one_real_batch_each(config):
+  """Each of the n_critic D updates sees its own real batch: changing only the
+  first batch changes the result."""
+  gan = train.make_gan(_small(config, **{'gan.n_critic': 2}))
+  batch = _batch(config, 2)
+  other = {'image': batch['image'].at[0].set(_batch(config, 1, offset=64)['image'][0]),
+           'label': batch['label']}
+  a, _ = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), batch)
+  b, _ = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), other)
+  assert not np.array_equal(jax.tree_util.tree_leaves(a.d_params)[0],
+                            jax.tree_util.tree_leaves(b.d_params)[0])
+
+
+def test_weight_clipping_bounds_every_critic_weight(config):
+  config.loss = 'wasserstein'
+  gan = train.make_gan(_small(config, **{'gan.weight_clip': 0.01, 'gan.n_critic': 5,
+                                          'optimizer.name': 'rmsprop'}))
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  assert max(float(jnp.abs(p).max()) for p in jax.tree_util.tree_leaves(state.d_params)) > 0.01
+  new, _ = _step(gan, state, _batch(config, 5))
+  leaves = jax.tree_util.tree_leaves(new.d_params)
+  assert max(float(jnp.abs(p).max()) for p in leaves) <= 0.01
+  assert any(float(jnp.abs(p).max()) == pytest.approx(0.01) for p in leaves)
+
+
+def test_wgan_gp_step_reports_the_penalty(config):
+  config.loss = 'wasserstein'
+  config.gan.gradient_penalty = 10.0
+  config.gan.n_critic = 2
+  gan = train.make_gan(config)
+  _, metrics = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), _batch(config, 2))
+  # An untrained critic's input gradients are far from norm 1: a clearly positive penalty.
+  assert float(metrics['penalty']) > 0.1
+  assert float(metrics['critic_gap']) == pytest.approx(-float(metrics['d_loss']), rel=1e-5)
+
+
+def _two_steps(config):
+  gan = train.make_gan(config)
+  state = train.init_state(gan, jax.random.PRNGKey(0))
+  for _ in range(2):   # Adam's first update is sign-like: the second shows the gradient
+    state, metrics = _step(gan, state, _batch(config))
+  return state, metrics
+
+
+def test_r1_penalty_changes_the_discriminator_update(config):
+  plain, plain_metrics = _two_steps(config)
+  config.gan.r1_gamma = 10.0
+  r1, metrics = _two_steps(config)
+  assert float(plain_metrics['penalty']) == 0.0 and float(metrics['penalty']) > 0
+  assert not np.allclose(jax.tree_util.tree_leaves(plain.d_params)[1],
+                         jax.tree_util.tree_leaves(r1.d_params)[1], rtol=1e-4)
+
+
+def test_gradient_clipping_clips_by_global_norm(config):
+  o = config.optimizer
+  o.grad_clip_norm = 1.0
+  params = {'a': jnp.zeros(3), 'b': jnp.zeros(2)}
+  tx = optimizers.make_optimizer(o, 1e-3, 10)
+  big = {'a': jnp.array([30.0, 0.0, 40.0]), 'b': jnp.array([0.0, 0.0])}   # norm 50
+  small = {'a': jnp.array([0.3, 0.0, 0.4]), 'b': jnp.array([0.0, 0.0])}  # norm 0.5
+  # Clipped, the big gradient enters Adam as norm 1: the second update (after
+  # the small one) then follows the small gradient's direction far more.
+  state = tx.init(params)
+  _, state = tx.update(big, state, params)
+  clipped, _ = tx.update(small, state, params)
+  reference = optax.adam(1e-3, b1=o.b1, b2=o.b2, eps=o.eps)
+  ref_state = reference.init(params)
+  _, ref_state = reference.update(jax.tree_util.tree_map(lambda g: g / 50.0, big), ref_state)
+  want, _ = reference.update(small, ref_state)
+  np.testing.assert_allclose(clipped['a'], want['a'], rtol=1e-6)
+  o.grad_clip_norm = 0.0
+  unclipped_tx = optimizers.make_optimizer(o, 1e-3, 10)
+  state = unclipped_tx.init(params)
+  _, state = unclipped_tx.update(big, state, params)
+  unclipped, _ = unclipped_tx.update(small, state, params)
+  assert not np.allclose(unclipped['a'], want['a'], rtol=1e-3)
+
+
+@pytest.mark.parametrize('schedule, at_end', [('constant', 1.0), ('exponential', 0.1),
+                                              ('cosine', 0.1)])
+def test_learning_rate_schedules_with_warmup(config, schedule, at_end):
+  o = config.optimizer
+  o.schedule, o.warmup_steps, o.final_lr_fraction = schedule, 10, 0.1
+  lr = optimizers.learning_rate(o, 2e-4, 110)
+  assert float(lr(0)) == 0.0
+  assert float(lr(5)) == pytest.approx(1e-4)
+  assert float(lr(10)) == pytest.approx(2e-4)
+  assert float(lr(110)) == pytest.approx(2e-4 * at_end, rel=1e-4)
+  if schedule == 'exponential':   # geometric: half way, sqrt(0.1)
+    assert float(lr(60)) == pytest.approx(2e-4 * 0.1 ** 0.5, rel=1e-4)
+  if schedule == 'cosine':        # half way, the middle of the range
+    assert float(lr(60)) == pytest.approx(2e-4 * (0.1 + 0.9 * 0.5), rel=1e-4)
+
+
+def test_schedule_counts_updates_of_each_network(config):
+  """D's schedule spans n_critic times as many updates as G's."""
+  config.gan.n_critic = 5
+  constant = train.make_gan(config, total_steps=100)
+  config.optimizer.schedule = 'cosine'
+  config.optimizer.final_lr_fraction = 0.1
+  gan = train.make_gan(config, total_steps=100)
+  params = grads = {'w': jnp.ones(2)}
+
+  def step_size(tx, count):
+    state = optax.tree_utils.tree_set(tx.init(params), count=jnp.asarray(count, jnp.int32))
+    return abs(float(tx.update(grads, state, params)[0]['w'][0]))
+  # Each halfway through its own number of updates (G: 100, D: 5 x 100): the
+  # cosine's midpoint, 0.55 of the peak, against a constant rate.
+  for tx, const_tx, half in ((gan.g_tx, constant.g_tx, 50), (gan.d_tx, constant.d_tx, 250)):
+    assert step_size(tx, half) / step_size(const_tx, half) == pytest.approx(0.55, rel=1e-4)
+
+
+def test_ttur_gives_each_network_its_own_rate(config):
+  config.optimizer.g_learning_rate = 2e-4
+  config.optimizer.d_learning_rate = 2e-5
+  gan = train.make_gan(config)
+  grads = params = {'w': jnp.ones(3)}
+  g_update, _ = gan.g_tx.update(grads, gan.g_tx.init(params), params)
+  d_update, _ = gan.d_tx.update(grads, gan.d_tx.init(params), params)
+  assert float(g_update['w'][0]) / float(d_update['w'][0]) == pytest.approx(10.0, rel=1e-5)
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('gan.n_critic', 0, 'n_critic'),
+    ('gan.ema_decay', 1.0, 'ema_decay'),
+    ('gan.gradient_penalty', -1.0, 'gradient_penalty'),
+    ('optimizer.name', 'sgd', 'optimizer.name'),
+    ('optimizer.schedule', 'linear', 'optimizer.schedule'),
+    ('optimizer.final_lr_fraction', 0.0, 'final_lr_fraction'),
+    ('model.conditioning', 'film', 'conditioning'),
+])
+def test_bad_settings_are_one_clear_error(config, key, value, message):
+  group, name = key.split('.')
+  config[group][name] = value
+  with pytest.raises(JaxganError, match=message):
+    train.make_gan(config)
+
+
+def test_resuming_with_another_optimizer_is_refused(config, tmp_path):
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  config.optimizer.name = 'rmsprop'
+  with pytest.raises(JaxganError, match="optimizer.name: 'adam' -> 'rmsprop'"):
+    checkpointing.check_compatible(saved, config, tmp_path)
+  config.optimizer.name = 'adam'
+  config.optimizer.g_learning_rate = 3e-4   # a rate is not part of the state's structure
+  checkpointing.check_compatible(saved, config, tmp_path)
+
+
+def test_conditional_run_draws_one_row_per_digit_and_resumes(config, tmp_path):
+  config.model.conditional = True
+  config.gan.ema_decay = 0.5
+  config.model.spectral_norm = True
+  config.train.num_samples = 30
+  config.train.checkpoint_steps = (2,)
+  train.train_and_evaluate(config, tmp_path)
+  grid = np.asarray(Image.open(tmp_path / 'samples' / 'step_0000008.png'))
+  # 10 rows x 3 columns of 28-pixel digits with 2-pixel gaps, upscaled 4x.
+  assert grid.shape[:2] == ((10 * 30 + 2) * 4, (3 * 30 + 2) * 4)
+  # EMA weights and spectral-norm vectors are saved with the rest of the state...
+  saved = checkpointing.restore(
+      checkpointing.make_manager(tmp_path, None),
+      train.init_state(train.make_gan(config), train.rngs(0)['init']), 8)
+  assert saved.ema_g_params is not None and saved.d_batch_stats
+  # ...so a run interrupted after step 2 and resumed ends where this one did.
+  resumed = tmp_path / 'resumed'
+  config.train.num_steps = 2
+  train.train_and_evaluate(config, resumed)
+  config.train.num_steps = 8
+  final = train.train_and_evaluate(config, resumed)
+  assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
+  assert int(final.step) == 8
