@@ -78,9 +78,15 @@ def load_saved_config(workdir):
   if not path.is_file():
     return None
   try:
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    config = ml_collections.ConfigDict(json.loads(path.read_text()))
   except (OSError, ValueError) as e:
     raise JaxganError(f'{path} is not a readable config: {e}') from None
+  if 'gan' not in config:
+    # Runs from before the GAN-family settings keep a state without spectral-norm
+    # vectors or EMA weights, which this version's TrainState cannot hold.
+    raise JaxganError(f'{workdir} was written by an older jaxgan (its config has no gan.* '
+                      'settings) whose checkpoints this version cannot read; start a new --workdir')
+  return config
 
 
 def check_compatible(saved, config, workdir):

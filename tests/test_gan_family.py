@@ -330,3 +330,14 @@ def test_conditional_run_draws_one_row_per_digit_and_resumes(config, tmp_path):
   final = train.train_and_evaluate(config, resumed)
   assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
   assert int(final.step) == 8
+
+
+def test_a_run_from_before_the_gan_settings_is_refused_clearly(config, tmp_path):
+  checkpointing.save_config(config, tmp_path)
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  del saved['gan']
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  before = (tmp_path / 'config.json').read_bytes()
+  with pytest.raises(JaxganError, match='written by an older jaxgan'):
+    train.train_and_evaluate(config, tmp_path)
+  assert (tmp_path / 'config.json').read_bytes() == before
