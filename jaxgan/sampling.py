@@ -75,8 +75,7 @@ def check_label(run, label):
 
 def class_grid(run, per_class=8, seed=0):
   """(images, columns): one row per class of a conditional model, the same latents in each row."""
-  z = jnp.tile(latents(run, per_class, seed), (run.gan.num_classes, 1))
-  labels = jnp.repeat(jnp.arange(run.gan.num_classes), per_class)
+  z, labels = train.class_grid_inputs(run.gan, latents(run, per_class, seed))
   return generate_from(run, z, labels), per_class
 
 

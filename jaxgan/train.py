@@ -328,12 +328,11 @@ def fixed_noise(gan, seed, num):
   return jax.random.normal(rngs(seed)['sample'], (num, gan.latent_dim))
 
 
-def grid_labels(gan, num):
-  """Labels of a conditional grid: one row per class, num // num_classes columns."""
-  if not gan.num_classes:
-    return None
-  cols = max(1, num // gan.num_classes)
-  return jnp.repeat(jnp.arange(gan.num_classes, dtype=jnp.int32), cols)
+def class_grid_inputs(gan, column_latents):
+  """(z, labels) of a conditional grid: one row per class, each column one latent."""
+  z = jnp.tile(column_latents, (gan.num_classes, 1))
+  labels = jnp.repeat(jnp.arange(gan.num_classes, dtype=jnp.int32), len(column_latents))
+  return z, labels
 
 
 def prepare_workdir(workdir):
@@ -413,14 +412,13 @@ class _Samples:
 
   def __init__(self, sampler, gan, config, workdir, writer):
     self._sample = sampler
-    self._labels = grid_labels(gan, config.train.num_samples)
-    self._cols = None
-    if self._labels is None:
-      self._z = fixed_noise(gan, config.seed, config.train.num_samples)
-    else:
+    self._labels, self._cols = None, None
+    if gan.num_classes:
       # One row per class; each column one latent, so a column shows one style.
-      self._cols = len(self._labels) // gan.num_classes
-      self._z = jnp.tile(fixed_noise(gan, config.seed, self._cols), (gan.num_classes, 1))
+      self._cols = max(1, config.train.num_samples // gan.num_classes)
+      self._z, self._labels = class_grid_inputs(gan, fixed_noise(gan, config.seed, self._cols))
+    else:
+      self._z = fixed_noise(gan, config.seed, config.train.num_samples)
     self._dir = pathlib.Path(workdir) / 'samples'
     self._dir.mkdir(exist_ok=True)
     self._writer = writer
