@@ -1,18 +1,28 @@
-"""Throughput of the trainer's own multi-step update on synthetic uint8 data.
+"""Throughput of the trainer's own multi-step update, beside a PyTorch port of it.
 
-  python benchmarks/throughput.py [--config configs/mnist.py] [--steps 200] [--config.x=...]
+  python benchmarks/throughput.py [--config configs/mnist.py] [--steps 1000] [--config.x=...]
+      [--notorch] [--num_examples 60000] [--profile DIR]
 
 Trains the config's model for a fixed number of steps on random uint8 images
 resident on the device (so no input pipeline is measured), timing after a
 warm-up dispatch with block_until_ready, and prints one JSON line: device,
-batch, steps/s, images/s, compile seconds, peak device memory, overrides.
+batch, steps/s, images/s, compile seconds, peak device memory, XLA's FLOP
+count of one step, overrides. When PyTorch is importable, the port in
+torch_port.py (the same model and update, checked equal by the tests) then
+runs in this process on the same device kind and the line adds its figures
+and the ratio. --profile writes a jax.profiler trace of a few dispatches
+(open it with TensorBoard's profile plugin or Perfetto).
 """
 import json
+import os
 import pathlib
 import sys
 import time
 
-from absl import app
+# JAX takes 75% of GPU memory up front by default; the PyTorch port needs some.
+os.environ.setdefault('XLA_PYTHON_CLIENT_MEM_FRACTION', '0.5')
+
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -25,46 +35,98 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
     'config', str(pathlib.Path(__file__).parent.parent / 'configs' / 'mnist.py'),
     'Training configuration file.', lock_config=True)
-flags.DEFINE_integer('steps', 200, 'Timed steps (after one warm-up dispatch).')
+flags.DEFINE_integer('steps', 1000, 'Timed steps (after one warm-up dispatch).')
+flags.DEFINE_integer('num_examples', 60_000, 'Synthetic data set size (MNIST train: 60,000).')
+flags.DEFINE_bool('torch', True, 'Also time the PyTorch port, when torch is importable.')
+flags.DEFINE_string('profile', '', 'Folder for a jax.profiler trace of 3 dispatches.')
 
 
-def main(argv):
-  del argv
-  cli.quiet_logging()
-  config = FLAGS.config
+def step_flops(gan, batch_size, mesh, state, data, keys):
+  """XLA's FLOP count of one training step (a loop body would be counted once, so K=1)."""
+  one_step = jax.jit(lambda s, d, r1, r2: train.train_steps(gan, batch_size, mesh, s, d, r1, r2, 1))
+  cost = one_step.lower(state, data, keys['data'], keys['step']).compile().cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return (cost or {}).get('flops')
+
+
+def time_jaxgan(config, steps, num_examples, profile_dir):
   gan = train.make_gan(config)
   keys = train.rngs(config.seed)
   per_dispatch = train.steps_per_jit(config)
-  data = {'image': jax.random.randint(keys['data'], (10_000, 28, 28, 1), 0, 256).astype(jnp.uint8),
-          'label': jax.random.randint(keys['data'], (10_000,), 0, 10)}
+  batch_size = config.train.batch_size
+  data = {'image': jax.random.randint(keys['data'], (num_examples, 28, 28, 1), 0, 256
+                                      ).astype(jnp.uint8),
+          'label': jax.random.randint(keys['data'], (num_examples,), 0, 10)}
   mesh = train.make_mesh()
-  multi_step = train.make_train_steps(gan, config.train.batch_size, mesh)
+  multi_step = train.make_train_steps(gan, batch_size, mesh)
   state, data = jax.device_put((train.init_state(gan, keys['init']), data), train.replicated(mesh))
+  flops = step_flops(gan, batch_size, mesh, state, data, keys)
 
   t0 = time.perf_counter()
   state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
   jax.block_until_ready(state)
   compile_s = time.perf_counter() - t0
 
-  dispatches = max(1, FLAGS.steps // per_dispatch)
+  dispatches = max(1, steps // per_dispatch)
   t0 = time.perf_counter()
   for _ in range(dispatches):
-    state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
+    state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
 
-  steps = dispatches * per_dispatch
-  device = jax.devices()[0]
-  stats = device.memory_stats() or {}
-  print(json.dumps({
-      'device': f'{device.platform}:{device.device_kind}', 'devices': mesh.size,
-      'jax': jax.__version__,
-      'batch': config.train.batch_size, 'steps': steps, 'steps_per_jit': per_dispatch,
-      'steps_per_sec': steps / elapsed, 'images_per_sec': steps * config.train.batch_size / elapsed,
+  if profile_dir:
+    with jax.profiler.trace(profile_dir):
+      for _ in range(3):
+        state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
+      jax.block_until_ready(state)
+
+  done = dispatches * per_dispatch
+  stats = (jax.devices()[0].memory_stats() or {})
+  return {
+      'steps': done, 'steps_per_jit': per_dispatch,
+      'steps_per_sec': done / elapsed, 'images_per_sec': done * batch_size / elapsed,
       'compile_and_first_dispatch_s': compile_s,
       'peak_device_memory_bytes': stats.get('peak_bytes_in_use'),
-      'compute_dtype': config.train.compute_dtype,
+      'gflop_per_step': flops / 1e9 if flops else None,
+      'tflop_per_sec': flops * done / elapsed / 1e12 if flops else None,
+      'finite_losses': bool(jnp.isfinite(metrics['d_loss']).all()
+                            and jnp.isfinite(metrics['g_loss']).all()),
+  }, mesh.size
+
+
+def time_torch_port(config, steps, num_examples):
+  """The port's figures, or None (with a message on stderr) when torch is missing."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    print('throughput: PyTorch is not installed, so the port is skipped (pip install torch)',
+          file=sys.stderr)
+    return None
+  sys.path.insert(0, str(pathlib.Path(__file__).parent))
+  import torch_port  # pylint: disable=g-import-not-at-top
+  reason = torch_port.unsupported(config)
+  if reason:
+    print(f'throughput: {reason}, so it is skipped', file=sys.stderr)
+    return None
+  device = 'cuda' if jax.default_backend() == 'gpu' else 'cpu'
+  return torch_port.measure(config, steps, num_examples, device=device)
+
+
+def main(argv):
+  del argv
+  cli.quiet_logging()
+  config = FLAGS.config
+  ours, num_devices = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, FLAGS.profile)
+  port = time_torch_port(config, FLAGS.steps, FLAGS.num_examples) if FLAGS.torch else None
+  device = jax.devices()[0]
+  print(json.dumps({
+      'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
+      'jax': jax.__version__, 'batch': config.train.batch_size,
+      'compute_dtype': config.train.compute_dtype, 'num_examples': FLAGS.num_examples,
+      **ours,
       'overrides': [a for a in sys.argv if a.startswith('--config.')],
+      'torch_port': port,
+      'speedup_vs_torch': ours['steps_per_sec'] / port['steps_per_sec'] if port else None,
   }))
 
 
