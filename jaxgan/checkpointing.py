@@ -16,16 +16,33 @@ _ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
                       'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
 
 
+def process_local_checkpointer():
+  """A StandardCheckpointer for files this process reads or writes alone (no barriers)."""
+  me = jax.process_index()
+  return ocp.StandardCheckpointer(multiprocessing_options=ocp.options.MultiprocessingOptions(
+      primary_host=me, active_processes={me}))
+
+
+def _multiprocessing(workdir, folder):
+  # Managers saving the same step (latest and best, or a population's members)
+  # each need barriers of their own in a multi-process run.
+  return ocp.options.MultiprocessingOptions(
+      barrier_sync_key_prefix=f'{pathlib.Path(workdir).absolute().name}.{folder}')
+
+
 def make_manager(workdir, max_to_keep):
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=max_to_keep, create=True,
+      multiprocessing_options=_multiprocessing(workdir, 'checkpoints'))
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints', options=options)
 
 
 def make_best_manager(workdir):
   """Keeps the one checkpoint with the lowest FID seen so far."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m['fid'],
-                                         best_mode='min', keep_checkpoints_without_metrics=False,
-                                         create=True)
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=1, best_fn=lambda m: m['fid'], best_mode='min',
+      keep_checkpoints_without_metrics=False, create=True,
+      multiprocessing_options=_multiprocessing(workdir, 'checkpoints_best'))
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints_best',
                                options=options)
 

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 
+from jaxgan import checkpointing
 from jaxgan import input_pipeline
 
 FEATURE_DIM = 128
@@ -117,9 +117,9 @@ def load_or_train(dataset, eval_config, cache_dir):
   template = LeNet().init(jax.random.PRNGKey(0),
                           jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE))['params']
   if info_path.is_file():
-    params = ocp.StandardCheckpointer().restore(
-        (folder / 'params').absolute(),
-        jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template))
+    # Host (numpy) arrays: Orbax refuses process-local jax.Arrays in a multi-process run.
+    params = checkpointing.process_local_checkpointer().restore(
+        (folder / 'params').absolute(), jax.device_get(template))
     return make_apply(params), json.loads(info_path.read_text())
   train_idx, held_idx = holdout_split(len(dataset.images), eval_config.holdout)
   print(f'jaxgan: training the {dataset.description} feature classifier on '
@@ -132,8 +132,8 @@ def load_or_train(dataset, eval_config, cache_dir):
           'heldout_accuracy': accuracy(apply, dataset.images[held_idx], dataset.labels[held_idx])}
   try:
     folder.mkdir(parents=True, exist_ok=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save((folder / 'params').absolute(), params, force=True)
+    checkpointer = checkpointing.process_local_checkpointer()
+    checkpointer.save((folder / 'params').absolute(), jax.device_get(params), force=True)
     checkpointer.wait_until_finished()
     info_path.write_text(json.dumps(info, indent=2))
   except OSError as e:

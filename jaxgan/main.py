@@ -2,6 +2,10 @@
 
 Any config key can be overridden, e.g. --config.train.batch_size=128; a key
 that does not exist is an error, with a suggestion.
+
+Several hosts: start the same command on each with --distributed (the cluster
+is detected under SLURM, Open MPI or on TPU pods), or name it with
+--coordinator_address=HOST:PORT --num_processes=N --process_id=I.
 """
 import os
 import signal
@@ -20,6 +24,12 @@ flags.DEFINE_integer('halt_after_checkpoint', None,
                      'Kill this process (SIGKILL) as soon as the checkpoint at this step is on '
                      'disk: a real crash, for checking that a resumed run equals an '
                      'uninterrupted one (jaxgan.repro uses it).')
+flags.DEFINE_bool('distributed', False,
+                  'Join a multi-process run (jax.distributed.initialize); implied by '
+                  '--coordinator_address.')
+flags.DEFINE_string('coordinator_address', None, 'HOST:PORT of process 0, for --distributed.')
+flags.DEFINE_integer('num_processes', None, 'Processes in the run, for --distributed.')
+flags.DEFINE_integer('process_id', None, "This process's index, 0..num_processes-1.")
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -33,6 +43,9 @@ def main(argv):
     halt_at = FLAGS.halt_after_checkpoint
     on_checkpoint = lambda step: step == halt_at and os.kill(os.getpid(), signal.SIGKILL)
   try:
+    if FLAGS.distributed or FLAGS.coordinator_address:
+      from jaxgan import distributed  # pylint: disable=g-import-not-at-top
+      distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir, on_checkpoint=on_checkpoint)
   except JaxganError as e:
     cli.fail(str(e))

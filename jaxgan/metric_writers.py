@@ -53,3 +53,16 @@ class MetricWriter:
 
   def __exit__(self, *exc):
     self.close()
+
+
+class NullWriter:
+  """MetricWriter's interface, writing nothing: for the processes other than 0."""
+
+  def write_scalars(self, step, scalars):
+    del step, scalars
+
+  def write_image(self, step, name, image_uint8):
+    del step, name, image_uint8
+
+  def close(self):
+    pass

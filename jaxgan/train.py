@@ -15,6 +15,7 @@ import numpy as np
 import optax
 
 from jaxgan import checkpointing
+from jaxgan import distributed
 from jaxgan import evaluation
 from jaxgan import fingerprint
 from jaxgan import input_pipeline
@@ -420,21 +421,24 @@ class _Samples:
     else:
       self._z = fixed_noise(gan, config.seed, config.train.num_samples)
     self._dir = pathlib.Path(workdir) / 'samples'
-    self._dir.mkdir(exist_ok=True)
+    if distributed.is_primary():
+      self._dir.mkdir(exist_ok=True)
     self._writer = writer
 
   def write(self, state):
     images = self._sample(sample_params(state), state.g_batch_stats, self._z, self._labels)
     grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
     path = self._dir / f'step_{int(state.step):07d}.png'
-    visualize.save_png(path, grid)
-    self._writer.write_image(int(state.step), 'samples', grid)
+    if distributed.is_primary():
+      visualize.save_png(path, grid)
+      self._writer.write_image(int(state.step), 'samples', grid)
     return path
 
 
 def _print(msg):
   logging.info('%s', msg)
-  print(f'jaxgan: {msg}', flush=True)
+  if distributed.is_primary():
+    print(f'jaxgan: {msg}', flush=True)
 
 
 class _Seed:
@@ -449,7 +453,8 @@ class _Seed:
     self.keys = rngs(config.seed)
     self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
     self.best = checkpointing.make_best_manager(workdir) if evaluator else None
-    self.writer = metric_writers.MetricWriter(workdir)
+    self.writer = (metric_writers.MetricWriter(workdir) if distributed.is_primary()
+                   else metric_writers.NullWriter())
     self.samples = _Samples(sampler, gan, config, workdir, self.writer)
     self._gan, self._sampler, self._evaluator = gan, sampler, evaluator
 
@@ -465,19 +470,23 @@ class _Seed:
     return metrics
 
   def truncate(self, step):
+    if not distributed.is_primary():
+      return
     metric_writers.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
     fingerprint.truncate(self.workdir, step)
 
   def save(self, state):
     checkpointing.save(self.manager, state)
-    fingerprint.append(self.workdir, state)
+    if distributed.is_primary():
+      fingerprint.append(self.workdir, state)
 
   def close(self):
     self.writer.close()
     self.manager.wait_until_finished()
     if self.best is not None:
       self.best.wait_until_finished()
-    _finish(self.workdir)
+    if distributed.is_primary():
+      _finish(self.workdir)
 
 
 def _member_configs(config, workdir):
@@ -536,7 +545,9 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   optimizers.validate(config.optimizer)
   mesh = make_mesh()
   check_batch_divides(config.train.batch_size, mesh)
-  dataset = input_pipeline.load_dataset(config.data)
+  # Process 0 prepares (and caches) the data set before the others read it.
+  dataset = distributed.primary_first(lambda: input_pipeline.load_dataset(config.data),
+                                      'data set ready')
   num_examples, t, num_seeds = len(dataset.images), config.train, config.train.num_seeds
   total = total_steps(config, num_examples)
   gan = make_gan(config, total)
@@ -545,7 +556,9 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   for member_config, member_dir in members:
     checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
                                    member_dir)
-  evaluator = evaluation.Evaluator(config, dataset) if config.eval.enabled else None
+  evaluator = (distributed.primary_first(lambda: evaluation.Evaluator(config, dataset),
+                                         'evaluation classifier ready')
+               if config.eval.enabled else None)
   if evaluator is not None:
     _print(f'sample quality: {evaluator.num_samples} samples against real digits; classifier '
            f'held-out accuracy {evaluator.classifier_info["heldout_accuracy"]:.4f}; real-vs-real '
@@ -555,9 +568,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   states, step = _restore(gan, seeds)
   if step:
     _print(f'resuming from the checkpoint at step {step} in {workdir}')
-  checkpointing.save_config(config, workdir)
+  if distributed.is_primary():
+    checkpointing.save_config(config, workdir)
   for seed, state in zip(seeds, states):
-    checkpointing.save_config(seed.config, seed.workdir)
+    if distributed.is_primary():
+      checkpointing.save_config(seed.config, seed.workdir)
     seed.truncate(step)
     if step == 0:
       seed.samples.write(state)
@@ -569,8 +584,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
          f'{num_examples} images, {total} steps of batch {t.batch_size}, '
          f'{mesh.size} {jax.devices()[0].platform} device{"s" if mesh.size > 1 else ""}')
 
+  # From host memory: a restored state sits on one local device, and several
+  # processes build a global array only from the same host values on each.
   state, data_rngs, step_rngs, data = jax.device_put(
-      (state, data_rngs, step_rngs, {'image': dataset.images, 'label': dataset.labels}),
+      jax.device_get((state, data_rngs, step_rngs,
+                      {'image': dataset.images, 'label': dataset.labels})),
       replicated(mesh))
   progress = _progress_bar(config, step, total)
   pending, t0, steps_since_log = [], time.perf_counter(), 0
@@ -622,7 +640,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
       progress.close()
     for seed in seeds:
       seed.close()
-  if num_seeds > 1:
+  if num_seeds > 1 and distributed.is_primary():
     _summarize_population(seeds)
   _print(f'done at step {step}; outputs in {workdir}')
   return state
@@ -650,7 +668,7 @@ def _summarize_population(seeds):
 
 
 def _progress_bar(config, step, total):
-  if not config.train.progress_bar:
+  if not config.train.progress_bar or not distributed.is_primary():
     return None
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   return tqdm(total=total, initial=step, unit='step', dynamic_ncols=True)
