@@ -2,7 +2,8 @@
 # The GPU measurements of the speed work, in one go, from the repository root:
 #
 #   bash benchmarks/gpu_checks.sh speed OUT   # throughput: fp32/bf16 x steps per dispatch, the
-#                                             # PyTorch port beside, a profile trace (OUT/trace.tgz)
+#                                             # PyTorch port beside, sub-pixel transposed convs,
+#                                             # a profile trace (OUT/trace.tgz)
 #   bash benchmarks/gpu_checks.sh runs OUT    # 50 epochs' worth of steps from the command line,
 #                                             # fp32 and bf16, seeds 0 and 1: wall time and FID
 #   bash benchmarks/gpu_checks.sh repro OUT   # the reproducibility harness on the GPU
@@ -37,6 +38,9 @@ case "$what" in
         bench "$torch_flag" --config.train.compute_dtype="$dtype" --config.train.steps_per_jit="$k"
       done
     done
+    # G's transposed convolutions computed sub-pixel (the CPU default) against XLA's default.
+    bench --notorch --config.train.conv_transpose=subpixel
+    bench --notorch --config.train.conv_transpose=subpixel --config.train.compute_dtype=bfloat16
     bench --notorch --profile "$out/trace"
     tar czf "$out/trace.tgz" -C "$out" trace && rm -rf "$out/trace"
     ;;

@@ -87,6 +87,10 @@ def get_config():
   config.train.num_samples = 16    # fixed noise vectors of the grid
   config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)
   config.train.compute_dtype = 'float32'  # or 'bfloat16'; parameters stay float32
+  # How G's transposed convolutions are computed (the same function and parameters):
+  # 'dilated' (XLA's dilated-input convolution), 'subpixel' (stride**2 ordinary
+  # convolutions, interleaved), 'auto' = subpixel on CPU, where it is faster.
+  config.train.conv_transpose = 'auto'
   config.train.progress_bar = True
 
   # Sample quality in the features of a classifier trained on the data set

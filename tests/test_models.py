@@ -1,3 +1,4 @@
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,9 +69,53 @@ def test_bfloat16_compute_keeps_float32_parameters(config):
 
 
 @pytest.mark.parametrize('key, value', [('model.name', 'resnet'), ('model.kernel_init', 'zeros'),
-                                        ('train.compute_dtype', 'float8')])
+                                        ('train.compute_dtype', 'float8'),
+                                        ('train.conv_transpose', 'fft')])
 def test_unknown_choices_are_rejected(config, key, value):
   section, name = key.split('.')
   config[section][name] = value
   with pytest.raises(JaxganError, match=name):
     train.make_gan(config)
+
+
+@pytest.mark.parametrize('kernel_size, size', [(5, 7), (5, 14), (4, 5), (3, 6)])
+def test_subpixel_transposed_convolution_equals_flax(kernel_size, size):
+  layer = nn.ConvTranspose(3, (kernel_size, kernel_size), strides=(2, 2), padding='SAME',
+                           use_bias=False)
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, size, size, 4))
+  params = layer.init(jax.random.PRNGKey(0), x)
+  expected = layer.apply(params, x)
+  got = models.subpixel_conv_transpose(x, params['params']['kernel'], 2)
+  assert got.shape == expected.shape == (2, 2 * size, 2 * size, 3)
+  np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config):
+  """train.conv_transpose changes how G is computed, not what: one checkpoint serves both."""
+  states, outputs, grads = [], [], []
+  z = jax.random.normal(jax.random.PRNGKey(1), (6, config.model.latent_dim))
+  for choice in ('dilated', 'subpixel'):
+    config.train.conv_transpose = choice
+    gan, state = _init(config)
+    assert gan.generator.subpixel == (choice == 'subpixel')
+    variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
+    out, _ = gan.generator.apply(variables, z, train=True, mutable=['batch_stats'])
+    loss = lambda p: jnp.sum(gan.generator.apply({**variables, 'params': p}, z, train=True,
+                                                 mutable=['batch_stats'])[0] ** 2)
+    states.append(state.g_params)
+    outputs.append(out)
+    grads.append(jax.grad(loss)(state.g_params))
+  assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, *states))
+  np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+  for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_auto_computes_sub_pixel_on_cpu_only(config, monkeypatch):
+  assert config.train.conv_transpose == 'auto'
+  assert models.make_generator(config).subpixel == (jax.default_backend() == 'cpu')
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
+  assert not models.make_generator(config).subpixel
+  # A config saved before the setting existed builds the default.
+  del config.train['conv_transpose']
+  assert not models.make_generator(config).subpixel
