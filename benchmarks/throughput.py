@@ -41,10 +41,9 @@ flags.DEFINE_bool('torch', True, 'Also time the PyTorch port, when torch is impo
 flags.DEFINE_string('profile', '', 'Folder for a jax.profiler trace of 3 dispatches.')
 
 
-def step_flops(gan, batch_size, mesh, state, data, keys):
+def step_flops(multi_step, state, data, keys):
   """XLA's FLOP count of one training step (a loop body would be counted once, so K=1)."""
-  one_step = jax.jit(lambda s, d, r1, r2: train.train_steps(gan, batch_size, mesh, s, d, r1, r2, 1))
-  cost = one_step.lower(state, data, keys['data'], keys['step']).compile().cost_analysis()
+  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1).compile().cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return (cost or {}).get('flops')
 
@@ -60,7 +59,7 @@ def time_jaxgan(config, steps, num_examples, profile_dir):
   mesh = train.make_mesh()
   multi_step = train.make_train_steps(gan, batch_size, mesh)
   state, data = jax.device_put((train.init_state(gan, keys['init']), data), train.replicated(mesh))
-  flops = step_flops(gan, batch_size, mesh, state, data, keys)
+  flops = step_flops(multi_step, state, data, keys)
 
   t0 = time.perf_counter()
   state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)

@@ -116,11 +116,14 @@ def load_jaxgan(generator, discriminator, g_params, g_batch_stats, d_params):
   f0 = generator.f0
   order = _nhwc_to_nchw_features(49 * f0, 7, 7, f0)
   generator.dense.weight.copy_(t(g_params['Dense_0']['kernel']).T[order])
-  bn0 = generator.bn0
-  bn0.weight.copy_(t(g_params['BatchNorm_0']['scale'])[order])
-  bn0.bias.copy_(t(g_params['BatchNorm_0']['bias'])[order])
-  bn0.running_mean.copy_(t(g_batch_stats['BatchNorm_0']['mean'])[order])
-  bn0.running_var.copy_(t(g_batch_stats['BatchNorm_0']['var'])[order])
+
+  def copy_bn(bn, name, index=slice(None)):
+    for ours, theirs in ((bn.weight, g_params[name]['scale']), (bn.bias, g_params[name]['bias']),
+                         (bn.running_mean, g_batch_stats[name]['mean']),
+                         (bn.running_var, g_batch_stats[name]['var'])):
+      ours.copy_(t(theirs)[index])
+
+  copy_bn(generator.bn0, 'BatchNorm_0', order)
   for i, (up, bn) in enumerate([(generator.up1, generator.bn1), (generator.up2, generator.bn2),
                                 (generator.up3, None)]):
     # Flax's transposed convolution correlates the dilated input with its
@@ -128,10 +131,7 @@ def load_jaxgan(generator, discriminator, g_params, g_batch_stats, d_params):
     # it applies the kernel flipped in space.
     up.weight.copy_(t(g_params[f'ConvTranspose_{i}']['kernel']).flip(0, 1).permute(2, 3, 0, 1))
     if bn is not None:
-      bn.weight.copy_(t(g_params[f'BatchNorm_{i + 1}']['scale']))
-      bn.bias.copy_(t(g_params[f'BatchNorm_{i + 1}']['bias']))
-      bn.running_mean.copy_(t(g_batch_stats[f'BatchNorm_{i + 1}']['mean']))
-      bn.running_var.copy_(t(g_batch_stats[f'BatchNorm_{i + 1}']['var']))
+      copy_bn(bn, f'BatchNorm_{i + 1}')
   for i, conv in enumerate(discriminator.convs):
     conv.weight.copy_(t(d_params[f'Conv_{i}']['kernel']).permute(3, 2, 0, 1))
     conv.bias.copy_(t(d_params[f'Conv_{i}']['bias']))

@@ -63,6 +63,11 @@ class Evaluator:
     return metrics
 
 
+def cycled_labels(gan, n):
+  """n labels asking for every class in turn, so class frequencies are as equal as n allows."""
+  return jnp.arange(n, dtype=jnp.int32) % gan.num_classes
+
+
 def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
   """(`num` samples from G in inference mode, the labels they were asked for or None).
 
@@ -71,7 +76,7 @@ def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
   out = []
   labels = None
   if gan.num_classes:
-    labels = jnp.arange(-(-num // batch_size) * batch_size, dtype=jnp.int32) % gan.num_classes
+    labels = cycled_labels(gan, -(-num // batch_size) * batch_size)
   for i in range(0, num, batch_size):
     z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
     out.append(sampler(g_params, g_batch_stats, z,

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpointing
+from jaxgan import evaluation
 from jaxgan import input_pipeline
 from jaxgan import train
 from jaxgan.errors import JaxganError
@@ -46,7 +47,7 @@ def generate_from(run, z, labels=None):
   """
   z = jnp.asarray(z)
   if run.conditional and labels is None:
-    labels = jnp.arange(len(z)) % run.gan.num_classes
+    labels = evaluation.cycled_labels(run.gan, len(z))
   if labels is not None:
     labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (len(z),))
   return train.make_sampler(run.gan)(train.sample_params(run.state), run.state.g_batch_stats, z,

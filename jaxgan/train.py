@@ -226,13 +226,8 @@ def train_step(gan, state, batch, rng):
   state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1])
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
-  def g_objective(fake):
-    logits = gan.discriminator.apply(
-        {'params': state.d_params, 'batch_stats': state.d_batch_stats}, fake, train=True,
-        labels=y, update_stats=False, rngs={'dropout': g_drop_key})
-    return gan.g_loss_fn(logits)
-
-  g_loss, d_fake_grad = jax.value_and_grad(g_objective)(fake)
+  critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
+  g_loss, d_fake_grad = jax.value_and_grad(lambda f: gan.g_loss_fn(critic(f)))(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
@@ -426,10 +421,11 @@ class _Samples:
     self._writer = writer
 
   def write(self, state):
+    # Every process runs G (a computation on the global mesh); process 0 draws the grid.
     images = self._sample(sample_params(state), state.g_batch_stats, self._z, self._labels)
-    grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
     path = self._dir / f'step_{int(state.step):07d}.png'
     if distributed.is_primary():
+      grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
       visualize.save_png(path, grid)
       self._writer.write_image(int(state.step), 'samples', grid)
     return path
