@@ -24,16 +24,25 @@ def process_local_checkpointer():
 
 
 def _multiprocessing(workdir, folder):
-  # Managers saving the same step (latest and best, or a population's members)
-  # each need barriers of their own in a multi-process run.
-  return ocp.options.MultiprocessingOptions(
-      barrier_sync_key_prefix=f'{pathlib.Path(workdir).absolute().name}.{folder}')
+  """Options shared by the managers: their barriers, and whether saves run in the background.
+
+  Managers saving the same step (latest and best, or a population's members)
+  each need barriers of their own in a multi-process run. Orbax's barriers
+  there are device computations (a psum over every device); an async save
+  would run its final barrier on a background thread, which each process can
+  then enqueue before or after the next training step, pairing one process's
+  barrier with another's gradient all-reduce: a deadlock. So with several
+  processes, saves are synchronous and every barrier runs in program order.
+  """
+  return dict(
+      enable_async_checkpointing=jax.process_count() == 1,
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+          barrier_sync_key_prefix=f'{pathlib.Path(workdir).absolute().name}.{folder}'))
 
 
 def make_manager(workdir, max_to_keep):
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=True,
-      multiprocessing_options=_multiprocessing(workdir, 'checkpoints'))
+      max_to_keep=max_to_keep, create=True, **_multiprocessing(workdir, 'checkpoints'))
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints', options=options)
 
 
@@ -42,7 +51,7 @@ def make_best_manager(workdir):
   options = ocp.CheckpointManagerOptions(
       max_to_keep=1, best_fn=lambda m: m['fid'], best_mode='min',
       keep_checkpoints_without_metrics=False, create=True,
-      multiprocessing_options=_multiprocessing(workdir, 'checkpoints_best'))
+      **_multiprocessing(workdir, 'checkpoints_best'))
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / 'checkpoints_best',
                                options=options)
 

@@ -1,5 +1,6 @@
 """Several processes (hosts) train one model: same result as one process, files written once."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ ARGS = ['--config', 'configs/test.py', '--config.eval.enabled=True', '--config.t
 
 
 def _env(devices):
-  return dict(os.environ, JAX_PLATFORMS='cpu',
+  return dict(os.environ, JAX_PLATFORMS='cpu', PYTHONFAULTHANDLER='1',
               XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
 
 
@@ -37,7 +38,14 @@ def _two_processes(workdir, cache, *extra):
        '--num_processes=2', f'--process_id={i}', *extra],
       cwd=ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
       for i in range(2)]
-  outs = [p.communicate(timeout=600) for p in procs]
+  try:
+    outs = [p.communicate(timeout=300) for p in procs]
+  except subprocess.TimeoutExpired:
+    # A hang: SIGABRT makes each process's faulthandler print every thread's stack.
+    for p in procs:
+      p.send_signal(signal.SIGABRT)
+    stacks = [p.communicate()[1][-6000:] for p in procs]
+    pytest.fail('the two processes hung; their stacks:\n' + '\n----\n'.join(stacks))
   for p, (_, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
   return [out for out, _ in outs]
