@@ -1,7 +1,7 @@
 """Throughput of the trainer's own multi-step update, beside a PyTorch port of it.
 
   python benchmarks/throughput.py [--config configs/mnist.py] [--steps 1000] [--config.x=...]
-      [--notorch] [--num_examples 60000] [--profile DIR]
+      [--notorch] [--num_examples 60000] [--profile DIR] [--variants 'a=1,b=2;c=3']
 
 Trains the config's model for a fixed number of steps on random uint8 images
 resident on the device (so no input pipeline is measured), timing after a
@@ -11,8 +11,15 @@ count of one step, overrides. When PyTorch is importable, the port in
 torch_port.py (the same model and update, checked equal by the tests) then
 runs in this process on the same device kind and the line adds its figures
 and the ratio. --profile writes a jax.profiler trace of a few dispatches
-(open it with TensorBoard's profile plugin or Perfetto).
+(open it with TensorBoard's profile plugin or Perfetto) and prints, on stderr,
+the kernels that take the most device time per step (profile_summary.py).
+--variants times several settings in one process, one JSON line each: a ';'
+separated list of ','-separated overrides of the config (`train.steps_per_jit=10`)
+or of JAX's options (`jax.default_prng_impl=unsafe_rbg`), applied on top of it.
 """
+import ast
+import contextlib
+import copy
 import json
 import os
 import pathlib
@@ -31,6 +38,9 @@ from ml_collections import config_flags
 from jaxgan import cli
 from jaxgan import train
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import profile_summary  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
     'config', str(pathlib.Path(__file__).parent.parent / 'configs' / 'mnist.py'),
@@ -39,11 +49,58 @@ flags.DEFINE_integer('steps', 1000, 'Timed steps (after one warm-up dispatch).')
 flags.DEFINE_integer('num_examples', 60_000, 'Synthetic data set size (MNIST train: 60,000).')
 flags.DEFINE_bool('torch', True, 'Also time the PyTorch port, when torch is importable.')
 flags.DEFINE_string('profile', '', 'Folder for a jax.profiler trace of 3 dispatches.')
+flags.DEFINE_string('variants', '', "Settings to time in turn: 'a.b=1,c.d=x;e.f=2' ('' = as given).")
+
+
+def _value(text):
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def parse_variants(spec):
+  """'a.b=1,c=x;d=2' -> [{'a.b': 1, 'c': 'x'}, {'d': 2}]; '' -> [{}] (the config as given)."""
+  variants = []
+  for variant in (spec.split(';') if spec.strip() else ['']):
+    pairs = [p.split('=', 1) for p in variant.split(',') if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+      raise SystemExit(f'throughput: --variants wants key=value pairs, got {variant!r}')
+    variants.append({k.strip(): _value(v.strip()) for k, v in pairs})
+  return variants
+
+
+@contextlib.contextmanager
+def applied(config, overrides):
+  """The config with `overrides` set; `jax.*` keys set JAX's options until the block ends."""
+  config = copy.deepcopy(config)
+  saved = {}
+  for key, value in overrides.items():
+    *path, name = key.split('.')
+    if path == ['jax']:
+      saved[name] = getattr(jax.config, f'jax_{name}')
+      jax.config.update(f'jax_{name}', value)
+      continue
+    node = config
+    for part in path:
+      node = node[part]
+    if name not in node:
+      raise SystemExit(f'throughput: the config has no {key}')
+    node[name] = value
+  try:
+    yield config
+  finally:
+    for name, value in saved.items():
+      jax.config.update(f'jax_{name}', value)
 
 
 def step_flops(multi_step, state, data, keys):
-  """XLA's FLOP count of one training step (a loop body would be counted once, so K=1)."""
-  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1).compile().cost_analysis()
+  """XLA's FLOP count of one training step (a loop body would be counted once, so K=1).
+
+  Counted on the program before the backend compiles it: on a GPU the compiled
+  program's convolutions are cuDNN calls, which the count leaves out.
+  """
+  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1).cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return (cost or {}).get('flops')
 
@@ -74,10 +131,13 @@ def time_jaxgan(config, steps, num_examples, profile_dir):
   elapsed = time.perf_counter() - t0
 
   if profile_dir:
-    with jax.profiler.trace(profile_dir):
+    with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
       for _ in range(3):
         state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
       jax.block_until_ready(state)
+    print(profile_summary.format_table(
+        profile_summary.kernel_times(profile_summary.load_events(profile_dir)),
+        3 * per_dispatch), file=sys.stderr)
 
   done = dispatches * per_dispatch
   stats = (jax.devices()[0].memory_stats() or {})
@@ -101,7 +161,6 @@ def time_torch_port(config, steps, num_examples):
     print('throughput: PyTorch is not installed, so the port is skipped (pip install torch)',
           file=sys.stderr)
     return None
-  sys.path.insert(0, str(pathlib.Path(__file__).parent))
   import torch_port  # pylint: disable=g-import-not-at-top
   reason = torch_port.unsupported(config)
   if reason:
@@ -114,19 +173,30 @@ def time_torch_port(config, steps, num_examples):
 def main(argv):
   del argv
   cli.quiet_logging()
-  config = FLAGS.config
-  ours, num_devices = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, FLAGS.profile)
-  port = time_torch_port(config, FLAGS.steps, FLAGS.num_examples) if FLAGS.torch else None
-  device = jax.devices()[0]
-  print(json.dumps({
-      'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
-      'jax': jax.__version__, 'batch': config.train.batch_size,
-      'compute_dtype': config.train.compute_dtype, 'num_examples': FLAGS.num_examples,
-      **ours,
-      'overrides': [a for a in sys.argv if a.startswith('--config.')],
-      'torch_port': port,
-      'speedup_vs_torch': ours['steps_per_sec'] / port['steps_per_sec'] if port else None,
-  }))
+  variants = parse_variants(FLAGS.variants)
+  given = [a for a in sys.argv if a.startswith('--config.')]
+  ports = {}   # the port's figure per compute dtype: it does not depend on jaxgan's settings
+  for i, overrides in enumerate(variants):
+    profile_dir = FLAGS.profile
+    if profile_dir and len(variants) > 1:
+      profile_dir = os.path.join(profile_dir, str(i))
+      print(f'throughput: profile of {overrides}', file=sys.stderr)
+    with applied(FLAGS.config, overrides) as config:
+      ours, num_devices = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, profile_dir)
+      dtype = config.train.compute_dtype
+      if FLAGS.torch and dtype not in ports:
+        ports[dtype] = time_torch_port(config, FLAGS.steps, FLAGS.num_examples)
+      port = ports.get(dtype)
+      device = jax.devices()[0]
+      print(json.dumps({
+          'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
+          'jax': jax.__version__, 'batch': config.train.batch_size,
+          'compute_dtype': dtype, 'num_examples': FLAGS.num_examples,
+          **ours,
+          'overrides': given + [f'{k}={v}' for k, v in overrides.items()],
+          'torch_port': port,
+          'speedup_vs_torch': ours['steps_per_sec'] / port['steps_per_sec'] if port else None,
+      }), flush=True)
 
 
 if __name__ == '__main__':

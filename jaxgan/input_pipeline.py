@@ -191,11 +191,33 @@ def steps_per_epoch(num_examples, batch_size):
   return num_examples // batch_size
 
 
+def epochs_spanned(num_batches, num_examples, batch_size):
+  """How many epochs `num_batches` consecutive batches can touch, wherever they start."""
+  per_epoch = num_examples // batch_size
+  return (num_batches + per_epoch - 2) // per_epoch + 1
+
+
+def epoch_permutations(rng, first_epoch, count, num_examples):
+  """The example orders of epochs first_epoch .. first_epoch + count - 1: (count, N) int32.
+
+  Drawn once per dispatch rather than once per batch: a permutation is a sort of
+  N random keys, which at N = 60,000 costs more on a GPU than a small model's step.
+  """
+  return jnp.stack([jax.random.permutation(jax.random.fold_in(rng, first_epoch + i), num_examples)
+                    for i in range(count)])
+
+
+def batch_from(perms, first_epoch, step, batch_size):
+  """Indices of batch `step` from `epoch_permutations(rng, first_epoch, ...)` (drop remainder)."""
+  per_epoch = perms.shape[1] // batch_size
+  perm = perms[step // per_epoch - first_epoch]
+  return jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+
+
 def batch_indices(rng, step, num_examples, batch_size):
   """Indices of batch `step`: a slice of that epoch's permutation (drop remainder)."""
-  per_epoch = num_examples // batch_size
-  perm = jax.random.permutation(jax.random.fold_in(rng, step // per_epoch), num_examples)
-  return jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+  epoch = step // (num_examples // batch_size)
+  return batch_from(epoch_permutations(rng, epoch, 1, num_examples), epoch, step, batch_size)
 
 
 def to_pixels(images_uint8):

@@ -127,6 +127,30 @@ def subpixel_conv_transpose(x, kernel, stride):
   return jnp.stack(rows, 2).reshape(n, h * stride, w * stride, kernel.shape[-1])
 
 
+def pixel_shuffle_conv_transpose(x, kernel, stride):
+  """The same transposed convolution as one stride-1 convolution and a pixel shuffle.
+
+  The s*s phases' sub-kernels, zero-padded to one common window, become the
+  s*s*C output channels of a single convolution (larger matrix products and one
+  launch instead of s*s), whose channels are then moved into space.
+  """
+  n, h, w, _ = x.shape
+  taps = [_subpixel_taps(a, kernel.shape[0], stride) for a in range(stride)]
+  lo = max(pad[0] for _, pad in taps)
+  hi = max(pad[1] for _, pad in taps)
+  phases = []
+  for taps_a, pad_a in taps:
+    for taps_b, pad_b in taps:
+      sub = kernel[np.ix_(taps_a, taps_b)]
+      phases.append(jnp.pad(sub, ((lo - pad_a[0], hi - pad_a[1]), (lo - pad_b[0], hi - pad_b[1]),
+                                  (0, 0), (0, 0))))
+  y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, -1), (1, 1), ((lo, hi), (lo, hi)),
+                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  c = kernel.shape[-1]
+  y = y.reshape(n, h, w, stride, stride, c).transpose(0, 1, 3, 2, 4, 5)
+  return y.reshape(n, h * stride, w * stride, c)
+
+
 class SubpixelConvTranspose(nn.Module):
   """nn.ConvTranspose(padding='SAME', use_bias=False) with the same parameter, computed sub-pixel.
 
@@ -139,6 +163,7 @@ class SubpixelConvTranspose(nn.Module):
   strides: Sequence[int]
   kernel_init: Any
   dtype: Any
+  pixel_shuffle: bool = False   # one convolution and a pixel shuffle, not stride**2 of them
 
   @nn.compact
   def __call__(self, x):
@@ -150,22 +175,24 @@ class SubpixelConvTranspose(nn.Module):
     if self.strides[0] == 1:
       return jax.lax.conv_general_dilated(
           x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    return subpixel_conv_transpose(x, kernel, self.strides[0])
+    way = pixel_shuffle_conv_transpose if self.pixel_shuffle else subpixel_conv_transpose
+    return way(x, kernel, self.strides[0])
 
 
 class DCGANGenerator(_Layers):
   features: Sequence[int] = (256, 128, 64)
   kernel_size: int = 5
-  subpixel: bool = False    # transposed convolutions computed sub-pixel (same function)
+  conv_transpose: str = 'dilated'   # how transposed convolutions are computed (same function)
 
   @nn.compact
   def __call__(self, z, train: bool, labels=None):
     z = self.condition_latent(z, labels)
     f0, f1, f2 = self.features
     k = (self.kernel_size, self.kernel_size)
-    if self.subpixel:
+    if self.conv_transpose != 'dilated':
       layer = functools.partial(SubpixelConvTranspose, kernel_size=k, kernel_init=self.kernel_init,
-                                dtype=self.dtype)
+                                dtype=self.dtype,
+                                pixel_shuffle=self.conv_transpose == 'pixel_shuffle')
     else:
       layer = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
                                 kernel_init=self.kernel_init, dtype=self.dtype)
@@ -243,16 +270,28 @@ def _common(config):
               label_embedding_dim=m.label_embedding_dim)
 
 
-def _subpixel(config):
-  """train.conv_transpose: 'auto' computes transposed convolutions sub-pixel on CPU only."""
+CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
+# What train.conv_transpose 'auto' computes: the fastest of the three wherever
+# measured (steps/s at batch 256, dilated / subpixel / pixel_shuffle): H100 bf16
+# 516 / 742 / 1031, fp32 477 / 515 / 694; 2 CPU cores fp32 0.65 / 1.17 / 1.27.
+AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
+
+
+def _conv_transpose(config):
+  """train.conv_transpose, with 'auto' resolved."""
   # Configs saved before this setting existed build the default.
   choice = config.train.get('conv_transpose', 'auto')
-  if choice not in ('auto', 'dilated', 'subpixel'):
-    raise JaxganError(f"train.conv_transpose must be 'auto', 'dilated' or 'subpixel', "
-                      f"not {choice!r}")
+  if choice not in CONV_TRANSPOSE + ('auto',):
+    raise JaxganError(f"train.conv_transpose must be 'auto', "
+                      f"{', '.join(repr(c) for c in CONV_TRANSPOSE)}, not {choice!r}")
+  # A kernel narrower than the stride leaves some output phases without taps.
+  narrow = config.model.kernel_size < 2
   if choice == 'auto':
-    return jax.default_backend() == 'cpu'
-  return choice == 'subpixel'
+    return 'dilated' if narrow else AUTO_CONV_TRANSPOSE
+  if narrow and choice != 'dilated':
+    raise JaxganError(f'train.conv_transpose {choice!r} needs model.kernel_size >= 2 (the '
+                      f"stride), not {config.model.kernel_size}; use 'dilated'")
+  return choice
 
 
 def _critic(config):
@@ -274,7 +313,7 @@ def make_generator(config):
   m = config.model
   if _check_name(config) == 'dcgan':
     return DCGANGenerator(features=tuple(m.g_features), kernel_size=m.kernel_size,
-                          subpixel=_subpixel(config), **_common(config))
+                          conv_transpose=_conv_transpose(config), **_common(config))
   return MLPGenerator(features=tuple(m.mlp_g_features), **_common(config))
 
 

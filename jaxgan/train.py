@@ -247,14 +247,14 @@ def make_train_step(gan):
   return jax.jit(functools.partial(train_step, gan), donate_argnums=0)
 
 
-def draw_batch(gan, images, labels, data_rng, step, batch_size):
+def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
   """The real batches of step `step`, one per D update, gathered on the device.
 
-  Batches are numbered by D update, so an epoch is one pass of D over the data.
+  Batches are numbered by D update, so an epoch is one pass of D over the data;
+  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.epoch_permutations).
   """
   def one(i):
-    idx = input_pipeline.batch_indices(data_rng, step * gan.n_critic + i, images.shape[0],
-                                       batch_size)
+    idx = input_pipeline.batch_from(perms, first_epoch, step * gan.n_critic + i, batch_size)
     return input_pipeline.to_pixels(images[idx]), labels[idx]
   pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
   return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
@@ -285,9 +285,16 @@ def train_steps(gan, batch_size, mesh, state, data, data_rng, step_rng, num_step
   batch statistics, so 1 and N devices compute the same update.
   """
   batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
+  num_examples = data['image'].shape[0]
+  first_epoch = state.step * gan.n_critic // (num_examples // batch_size)
+  perms = input_pipeline.epoch_permutations(
+      data_rng, first_epoch,
+      input_pipeline.epochs_spanned(num_steps * gan.n_critic, num_examples, batch_size),
+      num_examples)
 
   def body(state, _):
-    batch = draw_batch(gan, data['image'], data['label'], data_rng, state.step, batch_size)
+    batch = draw_batch(gan, data['image'], data['label'], perms, first_epoch, state.step,
+                       batch_size)
     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     return train_step(gan, state, batch, step_rng)
 

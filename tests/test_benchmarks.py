@@ -9,14 +9,19 @@ import pytest
 from helpers import ROOT
 
 
-def _run(*extra, env=None):
+def _run_lines(*extra, env=None):
   proc = subprocess.run([sys.executable, 'benchmarks/throughput.py', '--config', 'configs/test.py',
                          '--steps', '4', '--num_examples', '256', '--config.train.batch_size=16',
                          *extra],
                         cwd=ROOT, capture_output=True, text=True, timeout=600,
                         env=dict(os.environ, JAX_PLATFORMS='cpu', **(env or {})))
   assert proc.returncode == 0, proc.stderr
-  return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+  return [line for line in proc.stdout.splitlines() if line.startswith('{')], proc.stderr
+
+
+def _run(*extra, env=None):
+  lines, stderr = _run_lines(*extra, env=env)
+  return json.loads(lines[-1]), stderr
 
 
 def test_throughput_prints_one_json_line():
@@ -57,6 +62,47 @@ def test_a_config_the_port_cannot_run_is_skipped_with_its_reason():
   assert 'the port has no equivalent of loss, so it is skipped' in stderr
 
 
-def test_profile_writes_a_trace(tmp_path):
-  _run('--notorch', '--profile', str(tmp_path / 'trace'))
+def test_profile_writes_a_trace_and_prints_where_the_time_goes(tmp_path):
+  _, stderr = _run('--notorch', '--profile', str(tmp_path / 'trace'))
   assert list((tmp_path / 'trace').rglob('*.xplane.pb'))
+  assert list((tmp_path / 'trace').rglob('perfetto_trace.json.gz'))
+  # 3 dispatches of 2 steps are profiled.
+  assert 'us/step over 6 steps; largest:' in stderr
+
+
+def test_variants_are_timed_in_one_process_one_line_each():
+  proc_lines, _ = _run_lines('--notorch', '--variants',
+                          'train.steps_per_jit=1;train.steps_per_jit=4,jax.default_prng_impl=rbg')
+  first, second = (json.loads(line) for line in proc_lines)
+  assert first['steps_per_jit'] == 1 and first['steps'] == 4
+  assert second['steps_per_jit'] == 4 and second['steps'] == 4
+  assert first['overrides'][-1] == 'train.steps_per_jit=1'
+  assert second['overrides'][-2:] == ['train.steps_per_jit=4', 'jax.default_prng_impl=rbg']
+  assert second['finite_losses']
+
+
+def test_an_unknown_variant_key_is_one_error():
+  proc = subprocess.run([sys.executable, 'benchmarks/throughput.py', '--config', 'configs/test.py',
+                         '--steps', '1', '--notorch', '--variants', 'train.no_such_key=1'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert proc.returncode != 0 and 'the config has no train.no_such_key' in proc.stderr
+
+
+def test_profile_summary_adds_device_time_per_kernel():
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import profile_summary  # pylint: disable=g-import-not-at-top
+  events = [
+      {'ph': 'M', 'pid': 1, 'name': 'process_name', 'args': {'name': '/host:CPU'}},
+      {'ph': 'M', 'pid': 2, 'name': 'process_name', 'args': {'name': '/device:GPU:0'}},
+      {'ph': 'X', 'pid': 1, 'name': 'PjitFunction', 'dur': 1000.0},   # host: not counted
+      {'ph': 'X', 'pid': 2, 'name': 'conv', 'dur': 30.0},
+      {'ph': 'X', 'pid': 2, 'name': 'conv', 'dur': 50.0},
+      {'ph': 'X', 'pid': 2, 'name': 'fusion', 'dur': 20.0},
+  ]
+  times = profile_summary.kernel_times(events)
+  assert times == {'conv': (80.0, 2), 'fusion': (20.0, 1)}
+  rows = profile_summary.summarize(times, steps=2)
+  assert rows == [('conv', 40.0, 0.8, 1.0), ('fusion', 10.0, 0.2, 0.5)]
+  # Without device timelines (a CPU run) the host's events are the ones counted.
+  assert profile_summary.kernel_times(events[:1] + events[2:3]) == {'PjitFunction': (1000.0, 1)}

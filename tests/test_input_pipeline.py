@@ -72,6 +72,21 @@ def test_batches_cover_each_epoch_once_in_a_new_order():
   np.testing.assert_array_equal(input_pipeline.batch_indices(rng, 13, n, b), epoch1[8:16])
 
 
+def test_a_dispatch_draws_its_batches_from_the_epochs_it_spans():
+  """Permutations drawn once per dispatch give each step the batch it would draw alone."""
+  rng = jax.random.PRNGKey(5)
+  n, b = 50, 8   # 6 batches per epoch
+  alone = np.stack([input_pipeline.batch_indices(rng, s, n, b) for s in range(40)])
+  for num_batches in (1, 5, 6, 7, 13):
+    for start in range(0, 40 - num_batches, 3):
+      first = start // 6
+      perms = input_pipeline.epoch_permutations(
+          rng, first, input_pipeline.epochs_spanned(num_batches, n, b), n)
+      drawn = [input_pipeline.batch_from(perms, first, s, b)
+               for s in range(start, start + num_batches)]
+      np.testing.assert_array_equal(np.stack(drawn), alone[start:start + num_batches])
+
+
 def test_batch_larger_than_data_is_rejected():
   with pytest.raises(JaxganError, match='exceeds'):
     input_pipeline.steps_per_epoch(10, 16)

@@ -85,19 +85,20 @@ def test_subpixel_transposed_convolution_equals_flax(kernel_size, size):
   x = jax.random.normal(jax.random.PRNGKey(1), (2, size, size, 4))
   params = layer.init(jax.random.PRNGKey(0), x)
   expected = layer.apply(params, x)
-  got = models.subpixel_conv_transpose(x, params['params']['kernel'], 2)
-  assert got.shape == expected.shape == (2, 2 * size, 2 * size, 3)
-  np.testing.assert_allclose(got, expected, atol=1e-5)
+  for way in (models.subpixel_conv_transpose, models.pixel_shuffle_conv_transpose):
+    got = way(x, params['params']['kernel'], 2)
+    assert got.shape == expected.shape == (2, 2 * size, 2 * size, 3)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config):
   """train.conv_transpose changes how G is computed, not what: one checkpoint serves both."""
   states, outputs, grads = [], [], []
   z = jax.random.normal(jax.random.PRNGKey(1), (6, config.model.latent_dim))
-  for choice in ('dilated', 'subpixel'):
+  for choice in models.CONV_TRANSPOSE:
     config.train.conv_transpose = choice
     gan, state = _init(config)
-    assert gan.generator.subpixel == (choice == 'subpixel')
+    assert gan.generator.conv_transpose == choice
     variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
     out, _ = gan.generator.apply(variables, z, train=True, mutable=['batch_stats'])
     loss = lambda p: jnp.sum(gan.generator.apply({**variables, 'params': p}, z, train=True,
@@ -105,17 +106,24 @@ def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config
     states.append(state.g_params)
     outputs.append(out)
     grads.append(jax.grad(loss)(state.g_params))
-  assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, *states))
-  np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
-  for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for i in (1, 2):
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, states[0], states[i]))
+    np.testing.assert_allclose(outputs[0], outputs[i], atol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[i])):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_auto_computes_sub_pixel_on_cpu_only(config, monkeypatch):
+def test_auto_computes_the_fastest_way_measured(config):
   assert config.train.conv_transpose == 'auto'
-  assert models.make_generator(config).subpixel == (jax.default_backend() == 'cpu')
-  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
-  assert not models.make_generator(config).subpixel
+  assert models.make_generator(config).conv_transpose == 'pixel_shuffle'
   # A config saved before the setting existed builds the default.
   del config.train['conv_transpose']
-  assert not models.make_generator(config).subpixel
+  assert models.make_generator(config).conv_transpose == 'pixel_shuffle'
+
+
+def test_a_kernel_narrower_than_the_stride_is_computed_dilated(config):
+  config.model.kernel_size = 1
+  assert models.make_generator(config).conv_transpose == 'dilated'
+  config.train.conv_transpose = 'pixel_shuffle'
+  with pytest.raises(JaxganError, match="needs model.kernel_size >= 2"):
+    models.make_generator(config)
