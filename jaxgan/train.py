@@ -1,4 +1,5 @@
 """The GAN training state, the jitted update step and the training loop."""
+import contextlib
 import dataclasses
 import functools
 import math
@@ -23,6 +24,7 @@ from jaxgan import losses
 from jaxgan import metric_writers
 from jaxgan import models
 from jaxgan import optimizers
+from jaxgan import timing
 from jaxgan import visualize
 from jaxgan.errors import JaxganError, NonFiniteLossError
 
@@ -541,6 +543,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
   Resumes from the latest checkpoint. `on_checkpoint(step)` runs once each
   checkpoint is completely on disk.
   """
+  watch = timing.Stopwatch()
   _validate(config)
   workdir = prepare_workdir(workdir)
   checkpointing.check_compatible(checkpointing.load_saved_config(workdir), config, workdir)
@@ -594,11 +597,15 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
                       {'image': dataset.images, 'label': dataset.labels})),
       replicated(mesh))
   progress = _progress_bar(config, step, total)
-  pending, t0, steps_since_log = [], time.perf_counter(), 0
+  watch.add('start-up', watch.elapsed())
+  pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
   try:
     while step < total:
       n = next_chunk(step, total, config)
-      state, metrics = multi_step(state, data, data_rngs, step_rngs, n)
+      # The first call for each chunk length compiles; later ones only enqueue.
+      with watch.part('compilation') if n not in compiled else contextlib.nullcontext():
+        state, metrics = multi_step(state, data, data_rngs, step_rngs, n)
+      compiled.add(n)
       pending.append(metrics)
       step += n
       steps_since_log += n
@@ -620,12 +627,17 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
           progress.update(steps_since_log)
           progress.set_postfix(d_loss=f'{np.mean(records["d_loss"]):.3f}',
                                g_loss=f'{np.mean(records["g_loss"]):.3f}', steps_s=f'{speed:.1f}')
-        pending, t0, steps_since_log = [], time.perf_counter(), 0
+        pending, steps_since_log = [], 0
+      if _is_boundary(step, t.eval_every, total) or save:
+        # The steps dispatched so far count as training, not as what waits for them.
+        jax.block_until_ready(state)
       for i, seed in enumerate(seeds):
         if _is_boundary(step, t.eval_every, total):
-          seed.samples.write(_member(state, i, num_seeds))
+          with watch.part('grids'):
+            seed.samples.write(_member(state, i, num_seeds))
           if evaluator is not None:
-            m = seed.evaluate(_member(state, i, num_seeds))
+            with watch.part('evaluation'):
+              m = seed.evaluate(_member(state, i, num_seeds))
             _print(f'step {step}{f" seed {seed.config.seed}" if num_seeds > 1 else ""}: '
                    f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
                    f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}, '
@@ -633,19 +645,25 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
                    + (f', label accuracy {m["label_accuracy"]:.3f}' if 'label_accuracy' in m
                       else ''))
         if save:
-          seed.save(_member(state, i, num_seeds))
+          with watch.part('checkpoints'):
+            seed.save(_member(state, i, num_seeds))
       if save and on_checkpoint is not None:
-        for seed in seeds:
-          seed.manager.wait_until_finished()
+        with watch.part('checkpoints'):
+          for seed in seeds:
+            seed.manager.wait_until_finished()
         on_checkpoint(step)
+      if log:
+        # Steps/s counts training only: the clock restarts after grids, scores and saves.
+        t0 = time.perf_counter()
   finally:
     if progress is not None:
       progress.close()
-    for seed in seeds:
-      seed.close()
+    with watch.part('closing'):   # the last checkpoint's writes, the GIF, the loss plot
+      for seed in seeds:
+        seed.close()
   if num_seeds > 1 and distributed.is_primary():
     _summarize_population(seeds)
-  _print(f'done at step {step}; outputs in {workdir}')
+  _print(f'done at step {step}; outputs in {workdir}; {watch.summary()}')
   return state
 
 

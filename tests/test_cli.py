@@ -26,6 +26,14 @@ def test_trains_resumes_and_says_so(tmp_path):
   assert first.returncode == 0, first.stderr
   assert (tmp_path / 'checkpoints' / '4').is_dir()
   assert (tmp_path / 'samples' / 'step_0000004.png').is_file()
+  # The last line says where the wall time went, and the parts add up to the total.
+  done = [l for l in first.stdout.splitlines() if 'done at step 4' in l]
+  total, parts = done[0].split('; ')[-1].split(' s: ')
+  seconds = {name: float(value) for name, value in
+             (part.rsplit(' ', 2)[:2] for part in parts.split(', '))}
+  assert set(seconds) == {'start-up', 'compilation', 'grids', 'checkpoints', 'closing', 'training'}
+  assert all(v >= 0 for v in seconds.values())
+  assert abs(sum(seconds.values()) - float(total)) <= 0.35   # six figures rounded to 0.1
   second = run('--workdir', str(tmp_path), '--config.train.num_steps=6')
   assert second.returncode == 0, second.stderr
   assert 'resuming from the checkpoint at step 4' in second.stdout
