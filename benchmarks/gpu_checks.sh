@@ -12,7 +12,10 @@
 # Results go to OUT (default gpu_checks/): throughput.jsonl and throughput.err (profile tables),
 # runs.jsonl and runs.log, repro.log, grids.tgz. Needs no network or tfds: training reads the
 # MNIST digits bundled with the package. STEPS (timed steps, 1000), VARIANTS, SEEDS ('0 1') and
-# RUN_STEPS (11700 = the tutorial's 50 epochs of 60,000 at batch 256) shrink it for a dry run.
+# RUN_STEPS (11700 = the tutorial's 50 epochs of 60,000 at batch 256) shrink it for a dry run;
+# ONLY_FASTEST=1 leaves the fp32 default out of `runs`. On the device machine, run it with the
+# image's python first on PATH (a symlink to a venv's python loses the venv) and the
+# ml-collections and tensorboardX wheels on PYTHONPATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:?speed, runs, repro or all}
