@@ -207,6 +207,17 @@ def epoch_permutations(rng, first_epoch, count, num_examples):
                     for i in range(count)])
 
 
+def dispatch_orders(rng, first_batch, num_batches, num_examples, batch_size):
+  """(orders, first epoch) for batches first_batch .. first_batch + num_batches - 1.
+
+  `first_batch` may be traced; `num_batches` is static, so the count of epochs is
+  the most such a run of batches can touch.
+  """
+  first_epoch = first_batch // (num_examples // batch_size)
+  count = epochs_spanned(num_batches, num_examples, batch_size)
+  return epoch_permutations(rng, first_epoch, count, num_examples), first_epoch
+
+
 def batch_from(perms, first_epoch, step, batch_size):
   """Indices of batch `step` from `epoch_permutations(rng, first_epoch, ...)` (drop remainder)."""
   per_epoch = perms.shape[1] // batch_size
@@ -216,8 +227,7 @@ def batch_from(perms, first_epoch, step, batch_size):
 
 def batch_indices(rng, step, num_examples, batch_size):
   """Indices of batch `step`: a slice of that epoch's permutation (drop remainder)."""
-  epoch = step // (num_examples // batch_size)
-  return batch_from(epoch_permutations(rng, epoch, 1, num_examples), epoch, step, batch_size)
+  return batch_from(*dispatch_orders(rng, step, 1, num_examples, batch_size), step, batch_size)
 
 
 def to_pixels(images_uint8):

@@ -151,19 +151,25 @@ def pixel_shuffle_conv_transpose(x, kernel, stride):
   return y.reshape(n, h * stride, w * stride, c)
 
 
+_SUBPIXEL_WAYS = {'subpixel': subpixel_conv_transpose,
+                  'pixel_shuffle': pixel_shuffle_conv_transpose}
+
+
 class SubpixelConvTranspose(nn.Module):
   """nn.ConvTranspose(padding='SAME', use_bias=False) with the same parameter, computed sub-pixel.
 
   XLA:CPU takes a slow path for the kernel gradient of a dilated-input
-  convolution: 0.95 s of G's 128->64 layer's forward and backward at batch 256
-  against 0.11 s computed this way (measured on 2 cores).
+  convolution: G's 128->64 layer's gradients at batch 256 take 0.81 s that way,
+  0.11 s sub-pixel and 0.09 s pixel-shuffled (2 cores,
+  benchmarks/conv_transpose_layer.py); on a GPU the dilated kernel gradient was
+  43% of a bfloat16 step.
   """
   features: int
   kernel_size: Sequence[int]
   strides: Sequence[int]
   kernel_init: Any
   dtype: Any
-  pixel_shuffle: bool = False   # one convolution and a pixel shuffle, not stride**2 of them
+  way: str = 'subpixel'   # or 'pixel_shuffle': one convolution and a shuffle, not stride**2
 
   @nn.compact
   def __call__(self, x):
@@ -175,8 +181,7 @@ class SubpixelConvTranspose(nn.Module):
     if self.strides[0] == 1:
       return jax.lax.conv_general_dilated(
           x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    way = pixel_shuffle_conv_transpose if self.pixel_shuffle else subpixel_conv_transpose
-    return way(x, kernel, self.strides[0])
+    return _SUBPIXEL_WAYS[self.way](x, kernel, self.strides[0])
 
 
 class DCGANGenerator(_Layers):
@@ -191,8 +196,7 @@ class DCGANGenerator(_Layers):
     k = (self.kernel_size, self.kernel_size)
     if self.conv_transpose != 'dilated':
       layer = functools.partial(SubpixelConvTranspose, kernel_size=k, kernel_init=self.kernel_init,
-                                dtype=self.dtype,
-                                pixel_shuffle=self.conv_transpose == 'pixel_shuffle')
+                                dtype=self.dtype, way=self.conv_transpose)
     else:
       layer = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
                                 kernel_init=self.kernel_init, dtype=self.dtype)
@@ -273,7 +277,7 @@ def _common(config):
 CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
 # What train.conv_transpose 'auto' computes: the fastest of the three wherever
 # measured (steps/s at batch 256, dilated / subpixel / pixel_shuffle): H100 bf16
-# 516 / 742 / 1031, fp32 477 / 515 / 694; 2 CPU cores fp32 0.65 / 1.17 / 1.27.
+# 516 / 742 / 1031, fp32 477 / 515 / 694; 2 CPU cores fp32 0.59 / 1.28 / 1.29.
 AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
 
 

@@ -1,5 +1,4 @@
 """Where a run's wall time goes: start-up, compilation, training, evaluation, grids, checkpoints."""
-import collections
 import contextlib
 import time
 
@@ -10,7 +9,7 @@ class Stopwatch:
   def __init__(self, clock=time.perf_counter):
     self._clock = clock
     self._start = clock()
-    self.seconds = collections.OrderedDict()
+    self.seconds = {}
 
   @contextlib.contextmanager
   def part(self, name):

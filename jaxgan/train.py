@@ -253,7 +253,7 @@ def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
   """The real batches of step `step`, one per D update, gathered on the device.
 
   Batches are numbered by D update, so an epoch is one pass of D over the data;
-  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.epoch_permutations).
+  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders).
   """
   def one(i):
     idx = input_pipeline.batch_from(perms, first_epoch, step * gan.n_critic + i, batch_size)
@@ -287,12 +287,9 @@ def train_steps(gan, batch_size, mesh, state, data, data_rng, step_rng, num_step
   batch statistics, so 1 and N devices compute the same update.
   """
   batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
-  num_examples = data['image'].shape[0]
-  first_epoch = state.step * gan.n_critic // (num_examples // batch_size)
-  perms = input_pipeline.epoch_permutations(
-      data_rng, first_epoch,
-      input_pipeline.epochs_spanned(num_steps * gan.n_critic, num_examples, batch_size),
-      num_examples)
+  perms, first_epoch = input_pipeline.dispatch_orders(
+      data_rng, state.step * gan.n_critic, num_steps * gan.n_critic, data['image'].shape[0],
+      batch_size)
 
   def body(state, _):
     batch = draw_batch(gan, data['image'], data['label'], perms, first_epoch, state.step,
@@ -610,6 +607,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
       step += n
       steps_since_log += n
       log, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)
+      draw = _is_boundary(step, t.eval_every, total)
       if log or save:
         # (num_seeds, steps) per metric; the host waits here only.
         records = {k: np.concatenate([np.asarray(m[k]).reshape(num_seeds, -1)
@@ -628,11 +626,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None):
           progress.set_postfix(d_loss=f'{np.mean(records["d_loss"]):.3f}',
                                g_loss=f'{np.mean(records["g_loss"]):.3f}', steps_s=f'{speed:.1f}')
         pending, steps_since_log = [], 0
-      if _is_boundary(step, t.eval_every, total) or save:
+      if draw or save:
         # The steps dispatched so far count as training, not as what waits for them.
         jax.block_until_ready(state)
       for i, seed in enumerate(seeds):
-        if _is_boundary(step, t.eval_every, total):
+        if draw:
           with watch.part('grids'):
             seed.samples.write(_member(state, i, num_seeds))
           if evaluator is not None:

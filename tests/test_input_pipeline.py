@@ -79,9 +79,7 @@ def test_a_dispatch_draws_its_batches_from_the_epochs_it_spans():
   alone = np.stack([input_pipeline.batch_indices(rng, s, n, b) for s in range(40)])
   for num_batches in (1, 5, 6, 7, 13):
     for start in range(0, 40 - num_batches, 3):
-      first = start // 6
-      perms = input_pipeline.epoch_permutations(
-          rng, first, input_pipeline.epochs_spanned(num_batches, n, b), n)
+      perms, first = input_pipeline.dispatch_orders(rng, start, num_batches, n, b)
       drawn = [input_pipeline.batch_from(perms, first, s, b)
                for s in range(start, start + num_batches)]
       np.testing.assert_array_equal(np.stack(drawn), alone[start:start + num_batches])
