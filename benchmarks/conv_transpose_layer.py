@@ -17,13 +17,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxgan import models
+from jaxgan import layers
+from jaxgan import train
 
 
 def layer(way):
   if way == 'dilated':
     return nn.ConvTranspose(64, (5, 5), strides=(2, 2), padding='SAME', use_bias=False)
-  return models.SubpixelConvTranspose(64, (5, 5), (2, 2), nn.initializers.lecun_normal(),
+  return layers.SubpixelConvTranspose(64, (5, 5), (2, 2), nn.initializers.lecun_normal(),
                                       jnp.float32, way=way)
 
 
@@ -43,7 +44,7 @@ def main():
   parser.add_argument('--repeats', type=int, default=5)
   args = parser.parse_args()
   x = jax.random.normal(jax.random.PRNGKey(0), (args.batch, 7, 7, 128))
-  for way in models.CONV_TRANSPOSE:
+  for way in layers.CONV_TRANSPOSE:
     module = layer(way)
     params = module.init(jax.random.PRNGKey(1), x)
     forward = jax.jit(module.apply)

@@ -36,7 +36,10 @@ import jax.numpy as jnp
 from ml_collections import config_flags
 
 from jaxgan import cli
+from jaxgan import gan as gan_lib
+from jaxgan import parallel
 from jaxgan import train
+from jaxgan import update
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import profile_summary  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -106,16 +109,16 @@ def step_flops(multi_step, state, data, keys):
 
 
 def time_jaxgan(config, steps, num_examples, profile_dir):
-  gan = train.make_gan(config)
-  keys = train.rngs(config.seed)
+  gan = gan_lib.make_gan(config)
+  keys = gan_lib.rngs(config.seed)
   per_dispatch = train.steps_per_jit(config)
   batch_size = config.train.batch_size
   data = {'image': jax.random.randint(keys['data'], (num_examples, 28, 28, 1), 0, 256
                                       ).astype(jnp.uint8),
           'label': jax.random.randint(keys['data'], (num_examples,), 0, 10)}
-  mesh = train.make_mesh()
-  multi_step = train.make_train_steps(gan, batch_size, mesh)
-  state, data = jax.device_put((train.init_state(gan, keys['init']), data), train.replicated(mesh))
+  mesh = parallel.make_mesh()
+  multi_step = update.make_train_chunk(gan, batch_size, mesh)
+  state, data = jax.device_put((gan_lib.init_state(gan, keys['init']), data), parallel.replicated(mesh))
   flops = step_flops(multi_step, state, data, keys)
 
   t0 = time.perf_counter()

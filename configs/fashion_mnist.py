@@ -3,14 +3,11 @@
 Offline, point the IDX source at Debian's copy:
   --config.data.source=idx --config.data.path=/usr/share/datasets/fashion-mnist
 """
-import pathlib
-import runpy
-
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
+from jaxgan import defaults
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   config.data.source = 'tfds'
   config.data.name = 'fashion_mnist'
   config.data.split = 'train'

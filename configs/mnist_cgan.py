@@ -4,14 +4,11 @@ Grids show one row per digit 0-9; `python -m jaxgan.sample --label 7` draws seve
 Adam 2e-4, beta1 0.5 and batch 64 (the DCGAN paper's settings), which reach
 clean digits in far fewer steps than the tutorial's Adam 1e-4 at batch 256.
 """
-import pathlib
-import runpy
-
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
+from jaxgan import defaults
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   config.model.conditional = True
   config.model.conditioning = 'projection'   # or 'concat'
   config.optimizer.g_learning_rate = 2e-4

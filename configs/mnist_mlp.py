@@ -3,14 +3,11 @@
 G: 256-512-1024 with batch norm, D: 1024-512-256 with dropout; Adam 2e-4,
 beta1 0.5, batch 64, as the common PyTorch ports train it.
 """
-import pathlib
-import runpy
-
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
+from jaxgan import defaults
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   config.model.name = 'mlp'
   config.optimizer.g_learning_rate = 2e-4
   config.optimizer.d_learning_rate = 2e-4

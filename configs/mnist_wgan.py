@@ -4,14 +4,11 @@ The paper's settings: RMSProp 5e-5, 5 critic updates per G update, critic
 weights clipped to [-0.01, 0.01], batch 64. The critic has no dropout (its
 output is a distance estimate, not a probability).
 """
-import pathlib
-import runpy
-
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
+from jaxgan import defaults
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   config.model.dropout_rate = 0.0
   config.loss = 'wasserstein'
   config.gan.n_critic = 5

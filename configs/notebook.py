@@ -3,16 +3,13 @@
 JAXGAN_NOTEBOOK_STEPS sets the number of steps (CI runs the notebooks with a few).
 """
 import os
-import pathlib
-import runpy
 
+from jaxgan import defaults
 from jaxgan import input_pipeline
-
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   steps = int(os.environ.get('JAXGAN_NOTEBOOK_STEPS', '800'))
   config.data.source = 'idx'
   config.data.path = str(input_pipeline.BUNDLED_MNIST_DIR)

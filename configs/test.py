@@ -1,12 +1,11 @@
 """A CPU-sized DCGAN that trains in seconds: for tests and CI."""
 import pathlib
-import runpy
 
-_default = runpy.run_path(str(pathlib.Path(__file__).with_name('default.py')))
+from jaxgan import defaults
 
 
 def get_config():
-  config = _default['get_config']()
+  config = defaults.get_config()
   config.data.source = 'idx'
   config.data.path = str(pathlib.Path(__file__).parent.parent / 'tests' / 'data' / 'mnist_sample')
   config.data.split = 't10k'

@@ -13,7 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from jaxgan import cli
-from jaxgan import evaluation
+from jaxgan import scoring
 from jaxgan.errors import JaxganError
 
 FLAGS = flags.FLAGS
@@ -34,9 +34,9 @@ def main(argv):
     if FLAGS.samples:
       if FLAGS.config is None:
         cli.fail('--samples needs --config (it names the data set to compare with)', 2)
-      result = evaluation.evaluate_samples(FLAGS.samples, FLAGS.config)
+      result = scoring.evaluate_samples(FLAGS.samples, FLAGS.config)
     else:
-      result = evaluation.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint)
+      result = scoring.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint)
   except JaxganError as e:
     cli.fail(str(e))
   print(json.dumps(result))

@@ -7,18 +7,20 @@ cache. When tfds cannot get MNIST, the real MNIST test digits bundled with
 the package are used (unless `data.fallback_to_bundled` is off).
 """
 import dataclasses
+import logging
 import os
 import pathlib
 import re
 import socket
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import idx
 from jaxgan.errors import JaxganError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SHAPE = (28, 28, 1)
 BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
@@ -90,11 +92,10 @@ def load_tfds(data_config):
     images, labels = _prepare_with_tfds(data_config)
   except JaxganError as e:
     if data_config.name == 'mnist' and data_config.fallback_to_bundled:
-      print(f'jaxgan: WARNING: {e} -- training on the 10,000 real MNIST test digits bundled '
-            'with jaxgan instead. For the full 60,000 training set, run on a machine with '
-            'internet or set --config.data.path to a folder with the four official MNIST '
-            'gzip files; --config.data.fallback_to_bundled=False makes this an error.',
-            flush=True)
+      log.warning('%s -- training on the 10,000 real MNIST test digits bundled with jaxgan '
+                  'instead. For the full 60,000 training set, run on a machine with internet or '
+                  'set --config.data.path to a folder with the four official MNIST gzip files; '
+                  '--config.data.fallback_to_bundled=False makes this an error.', e)
       return load_bundled_mnist()
     raise
   _save_cache(cache, images, labels)
@@ -108,7 +109,7 @@ def _save_cache(cache, images, labels):
     np.savez(tmp, images=images, labels=labels)
     os.replace(tmp, cache)
   except OSError as e:
-    logging.warning('Could not cache the prepared data set at %s: %s', cache, e)
+    log.warning('could not cache the prepared data set at %s: %s', cache, e)
 
 
 # Official file names, so a partial manual_dir is reported instead of downloaded around.

@@ -33,20 +33,39 @@ flags.DEFINE_integer('process_id', None, "This process's index, 0..num_processes
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+class _ProgressBar:
+  """tqdm's bar over the run's steps: steps/s of training and the latest losses."""
+
+  def start(self, step, total):
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True)
+
+  def advance(self, steps, scalars):
+    self._bar.update(steps)
+    self._bar.set_postfix(d_loss=f'{scalars["d_loss"]:.3f}', g_loss=f'{scalars["g_loss"]:.3f}',
+                          steps_s=f'{scalars["steps_per_sec"]:.1f}')
+
+  def close(self):
+    self._bar.close()
+
+
 def main(argv):
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}', 2)
   cli.quiet_logging()
-  from jaxgan import train  # pylint: disable=g-import-not-at-top
+  # Imported after the flags parse, so that a bad flag is reported without loading JAX.
+  from jaxgan import parallel, train  # pylint: disable=g-import-not-at-top
   on_checkpoint = None
   if FLAGS.halt_after_checkpoint is not None:
     halt_at = FLAGS.halt_after_checkpoint
     on_checkpoint = lambda step: step == halt_at and os.kill(os.getpid(), signal.SIGKILL)
   try:
     if FLAGS.distributed or FLAGS.coordinator_address:
-      from jaxgan import distributed  # pylint: disable=g-import-not-at-top
-      distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir, on_checkpoint=on_checkpoint)
+      parallel.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    progress = (_ProgressBar() if FLAGS.config.train.progress_bar and parallel.is_primary()
+                else None)
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir, on_checkpoint=on_checkpoint,
+                             progress=progress)
   except JaxganError as e:
     cli.fail(str(e))
 

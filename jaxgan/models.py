@@ -25,10 +25,9 @@ import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxgan import layers
 from jaxgan.errors import JaxganError
 
 _INITS = {
@@ -97,93 +96,6 @@ class _Critic(_Layers):
     return logit.astype(jnp.float32)
 
 
-def _subpixel_taps(phase, kernel_size, stride):
-  """Kernel taps that reach output phase `phase`, and the input padding they need."""
-  before = (stride + kernel_size - 1) // 2   # 'SAME' padding of the dilated input
-  taps = [t for t in range(kernel_size) if (phase + t - before) % stride == 0]
-  offsets = [(phase + t - before) // stride for t in taps]
-  return taps, (-offsets[0], offsets[-1])
-
-
-def subpixel_conv_transpose(x, kernel, stride):
-  """Flax's 'SAME' transposed convolution (NHWC, HWIO kernel) as stride**2 stride-1 convolutions.
-
-  Output pixel (s*i + a, s*j + b) only meets the kernel taps whose parity
-  matches (a, b), so each of the s*s output phases is an ordinary convolution of
-  the undilated input with a sub-kernel; the phases are then interleaved. Same
-  products, summed in another order: equal to rounding.
-  """
-  n, h, w, _ = x.shape
-  rows = []
-  for a in range(stride):
-    taps_a, pad_a = _subpixel_taps(a, kernel.shape[0], stride)
-    cols = []
-    for b in range(stride):
-      taps_b, pad_b = _subpixel_taps(b, kernel.shape[1], stride)
-      cols.append(jax.lax.conv_general_dilated(
-          x, kernel[np.ix_(taps_a, taps_b)], (1, 1), (pad_a, pad_b),
-          dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
-    rows.append(jnp.stack(cols, 3))             # (n, h, w, b, c)
-  return jnp.stack(rows, 2).reshape(n, h * stride, w * stride, kernel.shape[-1])
-
-
-def pixel_shuffle_conv_transpose(x, kernel, stride):
-  """The same transposed convolution as one stride-1 convolution and a pixel shuffle.
-
-  The s*s phases' sub-kernels, zero-padded to one common window, become the
-  s*s*C output channels of a single convolution (larger matrix products and one
-  launch instead of s*s), whose channels are then moved into space.
-  """
-  n, h, w, _ = x.shape
-  taps = [_subpixel_taps(a, kernel.shape[0], stride) for a in range(stride)]
-  lo = max(pad[0] for _, pad in taps)
-  hi = max(pad[1] for _, pad in taps)
-  phases = []
-  for taps_a, pad_a in taps:
-    for taps_b, pad_b in taps:
-      sub = kernel[np.ix_(taps_a, taps_b)]
-      phases.append(jnp.pad(sub, ((lo - pad_a[0], hi - pad_a[1]), (lo - pad_b[0], hi - pad_b[1]),
-                                  (0, 0), (0, 0))))
-  y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, -1), (1, 1), ((lo, hi), (lo, hi)),
-                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  c = kernel.shape[-1]
-  y = y.reshape(n, h, w, stride, stride, c).transpose(0, 1, 3, 2, 4, 5)
-  return y.reshape(n, h * stride, w * stride, c)
-
-
-_SUBPIXEL_WAYS = {'subpixel': subpixel_conv_transpose,
-                  'pixel_shuffle': pixel_shuffle_conv_transpose}
-
-
-class SubpixelConvTranspose(nn.Module):
-  """nn.ConvTranspose(padding='SAME', use_bias=False) with the same parameter, computed sub-pixel.
-
-  XLA:CPU takes a slow path for the kernel gradient of a dilated-input
-  convolution: G's 128->64 layer's gradients at batch 256 take 0.81 s that way,
-  0.11 s sub-pixel and 0.09 s pixel-shuffled (2 cores,
-  benchmarks/conv_transpose_layer.py); on a GPU the dilated kernel gradient was
-  43% of a bfloat16 step.
-  """
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int]
-  kernel_init: Any
-  dtype: Any
-  way: str = 'subpixel'   # or 'pixel_shuffle': one convolution and a shuffle, not stride**2
-
-  @nn.compact
-  def __call__(self, x):
-    kernel = self.param('kernel', self.kernel_init,
-                        tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
-    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
-    if self.strides[0] != self.strides[1]:
-      raise ValueError('sub-pixel transposed convolutions need equal strides')
-    if self.strides[0] == 1:
-      return jax.lax.conv_general_dilated(
-          x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    return _SUBPIXEL_WAYS[self.way](x, kernel, self.strides[0])
-
-
 class DCGANGenerator(_Layers):
   features: Sequence[int] = (256, 128, 64)
   kernel_size: int = 5
@@ -195,8 +107,9 @@ class DCGANGenerator(_Layers):
     f0, f1, f2 = self.features
     k = (self.kernel_size, self.kernel_size)
     if self.conv_transpose != 'dilated':
-      layer = functools.partial(SubpixelConvTranspose, kernel_size=k, kernel_init=self.kernel_init,
-                                dtype=self.dtype, way=self.conv_transpose)
+      layer = functools.partial(layers.SubpixelConvTranspose, kernel_size=k,
+                                kernel_init=self.kernel_init, dtype=self.dtype,
+                                way=self.conv_transpose)
     else:
       layer = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
                                 kernel_init=self.kernel_init, dtype=self.dtype)
@@ -274,24 +187,17 @@ def _common(config):
               label_embedding_dim=m.label_embedding_dim)
 
 
-CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
-# What train.conv_transpose 'auto' computes: the fastest of the three wherever
-# measured (steps/s at batch 256, dilated / subpixel / pixel_shuffle): H100 bf16
-# 516 / 742 / 1031, fp32 477 / 515 / 694; 2 CPU cores fp32 0.59 / 1.28 / 1.29.
-AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
-
-
 def _conv_transpose(config):
   """train.conv_transpose, with 'auto' resolved."""
   # Configs saved before this setting existed build the default.
   choice = config.train.get('conv_transpose', 'auto')
-  if choice not in CONV_TRANSPOSE + ('auto',):
+  if choice not in layers.CONV_TRANSPOSE + ('auto',):
     raise JaxganError(f"train.conv_transpose must be 'auto', "
-                      f"{', '.join(repr(c) for c in CONV_TRANSPOSE)}, not {choice!r}")
+                      f"{', '.join(repr(c) for c in layers.CONV_TRANSPOSE)}, not {choice!r}")
   # A kernel narrower than the stride leaves some output phases without taps.
   narrow = config.model.kernel_size < 2
   if choice == 'auto':
-    return 'dilated' if narrow else AUTO_CONV_TRANSPOSE
+    return 'dilated' if narrow else layers.AUTO_CONV_TRANSPOSE
   if narrow and choice != 'dilated':
     raise JaxganError(f'train.conv_transpose {choice!r} needs model.kernel_size >= 2 (the '
                       f"stride), not {config.model.kernel_size}; use 'dilated'")

@@ -39,8 +39,10 @@ def learning_rate(o, peak, num_updates):
 
 
 def make_optimizer(o, peak, num_updates):
-  """The optimizer of one network; `num_updates` sizes the schedule (its structure never)."""
-  validate(o)
+  """The optimizer of one network; `num_updates` sizes the schedule (its structure never).
+
+  `o` is checked by `validate` (gan.make_gan does it once for both networks).
+  """
   lr = learning_rate(o, peak, num_updates)
   if o.name == 'adam':
     tx = optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps)

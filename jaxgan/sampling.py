@@ -1,4 +1,9 @@
-"""Exploring a trained run: load it, sample, walk the latent space, find nearest real digits."""
+"""G in inference mode: the sampler, latents, grids, class grids, latent walks, nearest real images.
+
+Everything that turns a generator into images lives here, for the training
+loop's grids and evaluation as for exploring a trained run (`load_run`). It
+knows the GAN and its checkpoints, never the trainer.
+"""
 import dataclasses
 import pathlib
 from typing import Any
@@ -8,10 +13,53 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpointing
-from jaxgan import evaluation
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
-from jaxgan import train
 from jaxgan.errors import JaxganError
+
+
+def make_sampler(gan):
+  """Jitted G in inference mode (running batch statistics), as the tutorial draws its grids.
+
+  (g_params, g_batch_stats, z, labels) -> images; labels is None for unconditional models.
+  """
+  def sample(g_params, g_batch_stats, z, labels=None):
+    return gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
+                               train=False, labels=labels)
+  return jax.jit(sample)
+
+
+def fixed_noise(gan, seed, num):
+  """The latents of a run's fixed-noise grids."""
+  return jax.random.normal(gan_lib.rngs(seed)['sample'], (num, gan.latent_dim))
+
+
+def class_grid_inputs(gan, column_latents):
+  """(z, labels) of a conditional grid: one row per class, each column one latent."""
+  z = jnp.tile(column_latents, (gan.num_classes, 1))
+  labels = jnp.repeat(jnp.arange(gan.num_classes, dtype=jnp.int32), len(column_latents))
+  return z, labels
+
+
+def cycled_labels(gan, n):
+  """n labels asking for every class in turn, so class frequencies are as equal as n allows."""
+  return jnp.arange(n, dtype=jnp.int32) % gan.num_classes
+
+
+def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
+  """(`num` samples from G in inference mode, the labels they were asked for or None).
+
+  A conditional model is asked for every class in turn, so the classes are balanced.
+  """
+  out = []
+  labels = None
+  if gan.num_classes:
+    labels = cycled_labels(gan, -(-num // batch_size) * batch_size)
+  for i in range(0, num, batch_size):
+    z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
+    out.append(sampler(g_params, g_batch_stats, z,
+                       None if labels is None else labels[i:i + batch_size]))
+  return jnp.concatenate(out)[:num], None if labels is None else labels[:num]
 
 
 @dataclasses.dataclass
@@ -34,8 +82,8 @@ def load_run(workdir, checkpoint='latest'):
     raise JaxganError(f'{workdir} holds no run (no config.json)')
   if config.train.get('num_seeds', 1) > 1:
     raise JaxganError(f'{workdir} holds a population; load one member, e.g. {workdir}/seed_0')
-  gan = train.make_gan(config)
-  template = train.init_state(gan, train.rngs(config.seed)['init'])
+  gan = gan_lib.make_gan(config)
+  template = gan_lib.init_state(gan, gan_lib.rngs(config.seed)['init'])
   return Run(config, gan, checkpointing.restore_for_reading(workdir, template, str(checkpoint)),
              workdir)
 
@@ -47,11 +95,11 @@ def generate_from(run, z, labels=None):
   """
   z = jnp.asarray(z)
   if run.conditional and labels is None:
-    labels = evaluation.cycled_labels(run.gan, len(z))
+    labels = cycled_labels(run.gan, len(z))
   if labels is not None:
     labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (len(z),))
-  return train.make_sampler(run.gan)(train.sample_params(run.state), run.state.g_batch_stats, z,
-                                     labels)
+  return make_sampler(run.gan)(gan_lib.sample_params(run.state), run.state.g_batch_stats, z,
+                              labels)
 
 
 def latents(run, num, seed=0):
@@ -76,7 +124,7 @@ def check_label(run, label):
 
 def class_grid(run, per_class=8, seed=0):
   """(images, columns): one row per class of a conditional model, the same latents in each row."""
-  z, labels = train.class_grid_inputs(run.gan, latents(run, per_class, seed))
+  z, labels = class_grid_inputs(run.gan, latents(run, per_class, seed))
   return generate_from(run, z, labels), per_class
 
 

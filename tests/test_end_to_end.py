@@ -1,14 +1,25 @@
 """train_and_evaluate on the real 512-digit IDX sample and on tfds mock data."""
 import json
+import pathlib
+import shutil
 
 import jax
 import numpy as np
 import pytest
 
 from jaxgan import checkpointing
+from jaxgan import fingerprint
+from jaxgan import gan as gan_lib
 from jaxgan import losses
+from jaxgan import sampling
 from jaxgan import train
 from jaxgan.errors import JaxganError, NonFiniteLossError
+
+
+# A workdir written by jaxgan before its modules were split (commit 5f3f6f2):
+# configs/test.py trained 6 steps with checkpoint_every=3, then its checkpoint at
+# step 6 kept with config.json, metrics.jsonl and fingerprints.jsonl.
+OLD_WORKDIR = pathlib.Path(__file__).parent / 'data' / 'workdir_v0_1'
 
 
 def _leaves(tree):
@@ -35,14 +46,15 @@ def test_trains_and_writes_every_output(config, tmp_path):
   assert saved['train']['batch_size'] == 32
 
 
-def test_resume_equals_uninterrupted_bitwise(config, tmp_path, capsys):
+def test_resume_equals_uninterrupted_bitwise(config, tmp_path, caplog):
   whole = train.train_and_evaluate(config, tmp_path / 'whole')
   config.train.num_steps = 4
   train.train_and_evaluate(config, tmp_path / 'split')
   config.train.num_steps = 8
-  capsys.readouterr()
-  resumed = train.train_and_evaluate(config, tmp_path / 'split')
-  assert 'resuming from the checkpoint at step 4' in capsys.readouterr().out
+  caplog.clear()
+  with caplog.at_level('INFO', logger='jaxgan'):
+    resumed = train.train_and_evaluate(config, tmp_path / 'split')
+  assert 'resuming from the checkpoint at step 4' in caplog.text
   for a, b in zip(_leaves(whole), _leaves(resumed)):
     np.testing.assert_array_equal(a, b)
   lines = lambda w: (tmp_path / w / 'metrics.jsonl').read_text().splitlines()
@@ -52,8 +64,8 @@ def test_resume_equals_uninterrupted_bitwise(config, tmp_path, capsys):
 
 def test_restored_checkpoint_holds_the_final_state(config, tmp_path):
   state = train.train_and_evaluate(config, tmp_path)
-  gan = train.make_gan(config)
-  template = train.init_state(gan, train.rngs(0)['init'])
+  gan = gan_lib.make_gan(config)
+  template = gan_lib.init_state(gan, gan_lib.rngs(0)['init'])
   manager = checkpointing.make_manager(tmp_path, 3)
   restored = checkpointing.restore(manager, template)
   for a, b in zip(_leaves(state), _leaves(restored)):
@@ -120,3 +132,21 @@ def test_invalid_training_settings(config, tmp_path, key, value):
   config.train[key] = value
   with pytest.raises(JaxganError, match=f'train.{key} must be at least 1'):
     train.train_and_evaluate(config, tmp_path)
+
+
+def test_a_workdir_written_before_the_module_split_resumes(config, tmp_path):
+  workdir = tmp_path / 'old'
+  shutil.copytree(OLD_WORKDIR, workdir)
+  recorded = {r['step']: r for r in fingerprint.read(workdir)}
+  restored = sampling.load_run(workdir, '6').state
+  assert {**fingerprint.state_fingerprint(restored), 'step': 6} == recorded[6]
+
+  resumed = train.train_and_evaluate(config, workdir)
+  assert int(resumed.step) == 8
+  records = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['step'] for r in records] == [2, 4, 6, 8]
+  assert [r['step'] for r in fingerprint.read(workdir)] == [3, 6, 8]
+  # The old run's first 6 steps are today's: an uninterrupted run ends in the same state.
+  whole = train.train_and_evaluate(config, tmp_path / 'whole')
+  for a, b in zip(_leaves(whole), _leaves(resumed)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -12,9 +12,12 @@ from PIL import Image
 from helpers import load_config
 from jaxgan import checkpointing
 from jaxgan import fingerprint
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import optimizers
+from jaxgan import sampling
 from jaxgan import train
+from jaxgan import update
 from jaxgan.errors import JaxganError
 
 def _small(config, **changes):
@@ -34,7 +37,7 @@ def _batch(config, n_critic=1, offset=0):
 
 
 def _step(gan, state, batch, seed=0):
-  return jax.jit(lambda s, b: train.train_step(gan, s, b, jax.random.PRNGKey(seed)))(state, batch)
+  return jax.jit(lambda s, b: update.train_step(gan, s, b, jax.random.PRNGKey(seed)))(state, batch)
 
 
 def _count(opt_state):
@@ -56,29 +59,29 @@ def test_every_config_trains_a_few_steps_with_finite_losses(name, tmp_path):
   train.train_and_evaluate(config, tmp_path)
   records = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert records[-1]['step'] == 2
-  for name in train.METRIC_NAMES:
+  for name in update.METRIC_NAMES:
     assert all(np.isfinite(r[name]) for r in records if name in r), name
   assert (tmp_path / 'checkpoints' / '2').is_dir()
 
 
 def test_cgan_generator_output_depends_on_the_label(config):
-  gan = train.make_gan(_small(config, **{'model.conditional': True}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(_small(config, **{'model.conditional': True}))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   z = jnp.tile(jax.random.normal(jax.random.PRNGKey(1), (1, gan.latent_dim)), (10, 1))
-  images = np.asarray(train.make_sampler(gan)(state.g_params, state.g_batch_stats, z,
+  images = np.asarray(sampling.make_sampler(gan)(state.g_params, state.g_batch_stats, z,
                                               jnp.arange(10)))
   # The same latent, ten labels: ten different images; the same label twice: equal.
   assert all(np.abs(images[i] - images[j]).max() > 1e-3
              for i in range(10) for j in range(i + 1, 10))
-  again = train.make_sampler(gan)(state.g_params, state.g_batch_stats, z[:2], jnp.array([3, 3]))
+  again = sampling.make_sampler(gan)(state.g_params, state.g_batch_stats, z[:2], jnp.array([3, 3]))
   np.testing.assert_array_equal(again[0], again[1])
 
 
 @pytest.mark.parametrize('conditioning', ['projection', 'concat'])
 def test_conditional_discriminator_depends_on_the_label(config, conditioning):
-  gan = train.make_gan(_small(config, **{'model.conditional': True,
+  gan = gan_lib.make_gan(_small(config, **{'model.conditional': True,
                                           'model.conditioning': conditioning}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   x = jnp.tile(_batch(config)['image'][0, :1], (10, 1, 1, 1))
   logits = gan.discriminator.apply({'params': state.d_params, 'batch_stats': {}}, x, train=False,
                                    labels=jnp.arange(10))
@@ -90,8 +93,8 @@ def test_conditional_discriminator_depends_on_the_label(config, conditioning):
 def test_spectral_norm_keeps_the_top_singular_value_near_one(config):
   config.model.spectral_norm = True
   config.model.d_features = (32, 64)
-  gan = train.make_gan(config)
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   # Weights three times their initial scale: far from unit spectral norm.
   d_params = jax.tree_util.tree_map(lambda p: 3.0 * p, state.d_params)
   x = _batch(config)['image'][0]
@@ -117,8 +120,8 @@ def test_spectral_norm_keeps_the_top_singular_value_near_one(config):
 
 
 def test_spectral_norm_state_advances_inside_the_train_step(config):
-  gan = train.make_gan(_small(config, **{'model.spectral_norm': True}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(_small(config, **{'model.spectral_norm': True}))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   # The power iteration's vectors of the two convolutions (the output layer's is 1 x 1).
   vectors = lambda stats: {k: np.asarray(v) for group in stats.values() for k, v in group.items()
                            if k.startswith('Conv') and k.endswith('/u')}
@@ -129,8 +132,8 @@ def test_spectral_norm_state_advances_inside_the_train_step(config):
 
 
 def test_ema_follows_its_formula(config):
-  gan = train.make_gan(_small(config, **{'gan.ema_decay': 0.9}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(_small(config, **{'gan.ema_decay': 0.9}))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   old_ema = jax.tree_util.tree_map(np.array, state.ema_g_params)
   np.testing.assert_array_equal(jax.tree_util.tree_leaves(old_ema)[0],
                                 jax.tree_util.tree_leaves(state.g_params)[0])
@@ -138,18 +141,18 @@ def test_ema_follows_its_formula(config):
   for ema, old, g in zip(*(jax.tree_util.tree_leaves(t)
                            for t in (new.ema_g_params, old_ema, new.g_params))):
     np.testing.assert_allclose(ema, 0.9 * old + 0.1 * np.asarray(g), rtol=1e-6, atol=1e-7)
-  assert train.sample_params(new) is new.ema_g_params
+  assert gan_lib.sample_params(new) is new.ema_g_params
 
 
 def test_without_ema_the_state_keeps_no_copy(config):
-  state = train.init_state(train.make_gan(config), jax.random.PRNGKey(0))
-  assert state.ema_g_params is None and train.sample_params(state) is state.g_params
+  state = gan_lib.init_state(gan_lib.make_gan(config), jax.random.PRNGKey(0))
+  assert state.ema_g_params is None and gan_lib.sample_params(state) is state.g_params
 
 
 @pytest.mark.parametrize('n_critic', [1, 3])
 def test_n_critic_makes_n_discriminator_updates_per_generator_update(config, n_critic):
-  gan = train.make_gan(_small(config, **{'gan.n_critic': n_critic}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(_small(config, **{'gan.n_critic': n_critic}))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   batch = _batch(config, n_critic)
   for _ in range(2):
     state, metrics = _step(gan, state, batch)
@@ -161,21 +164,21 @@ def test_n_critic_makes_n_discriminator_updates_per_generator_update(config, n_c
 def test_critic_steps_use_one_real_batch_each(config):
   """Each of the n_critic D updates sees its own real batch: changing only the
   first batch changes the result."""
-  gan = train.make_gan(_small(config, **{'gan.n_critic': 2}))
+  gan = gan_lib.make_gan(_small(config, **{'gan.n_critic': 2}))
   batch = _batch(config, 2)
   other = {'image': batch['image'].at[0].set(_batch(config, 1, offset=64)['image'][0]),
            'label': batch['label']}
-  a, _ = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), batch)
-  b, _ = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), other)
+  a, _ = _step(gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), batch)
+  b, _ = _step(gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), other)
   assert not np.array_equal(jax.tree_util.tree_leaves(a.d_params)[0],
                             jax.tree_util.tree_leaves(b.d_params)[0])
 
 
 def test_weight_clipping_bounds_every_critic_weight(config):
   config.loss = 'wasserstein'
-  gan = train.make_gan(_small(config, **{'gan.weight_clip': 0.01, 'gan.n_critic': 5,
+  gan = gan_lib.make_gan(_small(config, **{'gan.weight_clip': 0.01, 'gan.n_critic': 5,
                                           'optimizer.name': 'rmsprop'}))
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   assert max(float(jnp.abs(p).max()) for p in jax.tree_util.tree_leaves(state.d_params)) > 0.01
   new, _ = _step(gan, state, _batch(config, 5))
   leaves = jax.tree_util.tree_leaves(new.d_params)
@@ -187,16 +190,16 @@ def test_wgan_gp_step_reports_the_penalty(config):
   config.loss = 'wasserstein'
   config.gan.gradient_penalty = 10.0
   config.gan.n_critic = 2
-  gan = train.make_gan(config)
-  _, metrics = _step(gan, train.init_state(gan, jax.random.PRNGKey(0)), _batch(config, 2))
+  gan = gan_lib.make_gan(config)
+  _, metrics = _step(gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), _batch(config, 2))
   # An untrained critic's input gradients are far from norm 1: a clearly positive penalty.
   assert float(metrics['penalty']) > 0.1
   assert float(metrics['critic_gap']) == pytest.approx(-float(metrics['d_loss']), rel=1e-5)
 
 
 def _two_steps(config):
-  gan = train.make_gan(config)
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   for _ in range(2):   # Adam's first update is sign-like: the second shows the gradient
     state, metrics = _step(gan, state, _batch(config))
   return state, metrics
@@ -255,10 +258,10 @@ def test_learning_rate_schedules_with_warmup(config, schedule, at_end):
 def test_schedule_counts_updates_of_each_network(config):
   """D's schedule spans n_critic times as many updates as G's."""
   config.gan.n_critic = 5
-  constant = train.make_gan(config, total_steps=100)
+  constant = gan_lib.make_gan(config, total_steps=100)
   config.optimizer.schedule = 'cosine'
   config.optimizer.final_lr_fraction = 0.1
-  gan = train.make_gan(config, total_steps=100)
+  gan = gan_lib.make_gan(config, total_steps=100)
   params = grads = {'w': jnp.ones(2)}
 
   def step_size(tx, count):
@@ -273,7 +276,7 @@ def test_schedule_counts_updates_of_each_network(config):
 def test_ttur_gives_each_network_its_own_rate(config):
   config.optimizer.g_learning_rate = 2e-4
   config.optimizer.d_learning_rate = 2e-5
-  gan = train.make_gan(config)
+  gan = gan_lib.make_gan(config)
   grads = params = {'w': jnp.ones(3)}
   g_update, _ = gan.g_tx.update(grads, gan.g_tx.init(params), params)
   d_update, _ = gan.d_tx.update(grads, gan.d_tx.init(params), params)
@@ -293,7 +296,7 @@ def test_bad_settings_are_one_clear_error(config, key, value, message):
   group, name = key.split('.')
   config[group][name] = value
   with pytest.raises(JaxganError, match=message):
-    train.make_gan(config)
+    gan_lib.make_gan(config)
 
 
 def test_resuming_with_another_optimizer_is_refused(config, tmp_path):
@@ -320,7 +323,7 @@ def test_conditional_run_draws_one_row_per_digit_and_resumes(config, tmp_path):
   # EMA weights and spectral-norm vectors are saved with the rest of the state...
   saved = checkpointing.restore(
       checkpointing.make_manager(tmp_path, None),
-      train.init_state(train.make_gan(config), train.rngs(0)['init']), 8)
+      gan_lib.init_state(gan_lib.make_gan(config), gan_lib.rngs(0)['init']), 8)
   assert saved.ema_g_params is not None and saved.d_batch_stats
   # ...so a run interrupted after step 2 and resumed ends where this one did.
   resumed = tmp_path / 'resumed'

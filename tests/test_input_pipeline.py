@@ -135,14 +135,16 @@ def test_tfds_offline_fails_fast_with_the_fix(config, tmp_path, monkeypatch):
   assert not (tmp_path / 'cache').exists()
 
 
-def test_mnist_offline_falls_back_to_the_bundled_digits(config, tmp_path, monkeypatch, capsys):
+def test_mnist_offline_falls_back_to_the_bundled_digits(config, tmp_path, monkeypatch, caplog):
   pytest.importorskip('tensorflow_datasets')
   monkeypatch.setattr(input_pipeline, 'internet_reachable', lambda: False)
   _tfds_config(config, tmp_path)
   ds = input_pipeline.load_dataset(config.data)
   assert ds.images.shape == (10_000, 28, 28, 1)
-  out = capsys.readouterr().out
-  assert 'WARNING' in out and 'no internet connection' in out and 'fallback_to_bundled' in out
+  warnings = [r for r in caplog.records if r.levelname == 'WARNING']
+  assert len(warnings) == 1
+  assert 'no internet connection' in warnings[0].getMessage()
+  assert 'fallback_to_bundled' in warnings[0].getMessage()
   config.data.fallback_to_bundled = False
   with pytest.raises(JaxganError, match='no internet connection'):
     input_pipeline.load_dataset(config.data)

@@ -4,6 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxgan import gan as gan_lib
+from jaxgan import layers
 from jaxgan import models
 from jaxgan import train
 from jaxgan.errors import JaxganError
@@ -11,8 +13,8 @@ from helpers import load_config
 
 
 def _init(config):
-  gan = train.make_gan(config)
-  return gan, train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(config)
+  return gan, gan_lib.init_state(gan, jax.random.PRNGKey(0))
 
 
 @pytest.mark.parametrize('name, g_params, g_stats, d_params', [
@@ -28,9 +30,9 @@ def test_parameter_counts_of_the_full_size_models(name, g_params, g_stats, d_par
   config = load_config('mnist')
   config.model.name = name
   _, state = _init(config)
-  assert train.num_params(state.g_params) == g_params
-  assert train.num_params(state.g_batch_stats) == g_stats
-  assert train.num_params(state.d_params) == d_params
+  assert gan_lib.num_params(state.g_params) == g_params
+  assert gan_lib.num_params(state.g_batch_stats) == g_stats
+  assert gan_lib.num_params(state.d_params) == d_params
 
 
 @pytest.mark.parametrize('name', ['dcgan', 'mlp'])
@@ -75,7 +77,7 @@ def test_unknown_choices_are_rejected(config, key, value):
   section, name = key.split('.')
   config[section][name] = value
   with pytest.raises(JaxganError, match=name):
-    train.make_gan(config)
+    gan_lib.make_gan(config)
 
 
 @pytest.mark.parametrize('kernel_size, size', [(5, 7), (5, 14), (4, 5), (3, 6)])
@@ -85,7 +87,7 @@ def test_subpixel_transposed_convolution_equals_flax(kernel_size, size):
   x = jax.random.normal(jax.random.PRNGKey(1), (2, size, size, 4))
   params = layer.init(jax.random.PRNGKey(0), x)
   expected = layer.apply(params, x)
-  for way in (models.subpixel_conv_transpose, models.pixel_shuffle_conv_transpose):
+  for way in (layers.subpixel_conv_transpose, layers.pixel_shuffle_conv_transpose):
     got = way(x, params['params']['kernel'], 2)
     assert got.shape == expected.shape == (2, 2 * size, 2 * size, 3)
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -95,7 +97,7 @@ def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config
   """train.conv_transpose changes how G is computed, not what: one checkpoint serves both."""
   states, outputs, grads = [], [], []
   z = jax.random.normal(jax.random.PRNGKey(1), (6, config.model.latent_dim))
-  for choice in models.CONV_TRANSPOSE:
+  for choice in layers.CONV_TRANSPOSE:
     config.train.conv_transpose = choice
     gan, state = _init(config)
     assert gan.generator.conv_transpose == choice

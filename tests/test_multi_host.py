@@ -11,9 +11,9 @@ import pytest
 
 from helpers import ROOT, load_config
 from jaxgan import checkpointing
-from jaxgan import metric_writers
 from jaxgan import fingerprint
-from jaxgan import train
+from jaxgan import gan as gan_lib
+from jaxgan import metric_writers
 
 ARGS = ['--config', 'configs/test.py', '--config.eval.enabled=True', '--config.train.num_steps=8']
 
@@ -53,9 +53,9 @@ def _two_processes(workdir, cache, *extra):
 
 def _final_state(workdir):
   config = load_config('test')
-  gan = train.make_gan(config)
+  gan = gan_lib.make_gan(config)
   manager = checkpointing.make_manager(workdir, None)
-  return checkpointing.restore(manager, train.init_state(gan, jax.random.PRNGKey(0)))
+  return checkpointing.restore(manager, gan_lib.init_state(gan, jax.random.PRNGKey(0)))
 
 
 @pytest.fixture(scope='module')
@@ -81,7 +81,7 @@ def test_two_processes_train_what_one_process_trains(runs):
   assert max(diffs) < 1e-5
   moved = jax.tree_util.tree_leaves(jax.tree_util.tree_map(
       lambda a, b: np.max(np.abs(a - b)), two.g_params,
-      train.init_state(train.make_gan(load_config('test')), jax.random.PRNGKey(0)).g_params))
+      gan_lib.init_state(gan_lib.make_gan(load_config('test')), jax.random.PRNGKey(0)).g_params))
   assert max(moved) > 1e-4
 
 

@@ -11,12 +11,14 @@ import pytest
 import scipy.linalg
 
 from helpers import ROOT, load_config
-from jaxgan import classifier
-from jaxgan import evaluation
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
-from jaxgan import quality
+from jaxgan import sampling
 from jaxgan import train
 from jaxgan.errors import JaxganError
+from jaxgan.quality import evaluator as evaluator_lib
+from jaxgan.quality import features
+from jaxgan.quality import metrics
 
 
 def _gaussian(rng, n, d, shift=0.0, scale=1.0):
@@ -32,21 +34,21 @@ def test_frechet_distance_matches_scipy_sqrtm():
   c1, c2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
   covmean = scipy.linalg.sqrtm(c1 @ c2).real
   reference = np.sum((mu1 - mu2) ** 2) + np.trace(c1 + c2 - 2 * covmean)
-  assert quality.fid(x, y) == pytest.approx(reference, rel=1e-6)
+  assert metrics.fid(x, y) == pytest.approx(reference, rel=1e-6)
 
 
 def test_fid_is_zero_on_itself_and_symmetric():
   rng = np.random.default_rng(1)
   x, y = _gaussian(rng, 300, 8), _gaussian(rng, 300, 8, shift=1.0)
-  assert abs(quality.fid(x, x)) < 1e-8
-  assert quality.fid(x, y) == pytest.approx(quality.fid(y, x), rel=1e-8)
-  assert quality.fid(x, y) > 1.0
+  assert abs(metrics.fid(x, x)) < 1e-8
+  assert metrics.fid(x, y) == pytest.approx(metrics.fid(y, x), rel=1e-8)
+  assert metrics.fid(x, y) > 1.0
 
 
 def test_kid_is_near_zero_for_one_distribution_and_not_for_two():
   rng = np.random.default_rng(2)
-  same = quality.kid(_gaussian(rng, 1000, 32) * 30, _gaussian(rng, 1000, 32) * 30, subset_size=500)
-  other = quality.kid(_gaussian(rng, 1000, 32) * 30, _gaussian(rng, 1000, 32, shift=9.0) * 30,
+  same = metrics.kid(_gaussian(rng, 1000, 32) * 30, _gaussian(rng, 1000, 32) * 30, subset_size=500)
+  other = metrics.kid(_gaussian(rng, 1000, 32) * 30, _gaussian(rng, 1000, 32, shift=9.0) * 30,
                       subset_size=500)
   assert abs(same) < 0.01 and other > 0.1
 
@@ -54,23 +56,23 @@ def test_kid_is_near_zero_for_one_distribution_and_not_for_two():
 def test_precision_and_recall():
   rng = np.random.default_rng(3)
   x = jnp.asarray(rng.normal(size=(200, 8)), jnp.float32)
-  p, r = quality.precision_recall(x, x)
+  p, r = metrics.precision_recall(x, x)
   assert float(p) == 1.0 and float(r) == 1.0
-  p, r = quality.precision_recall(x, x + 100.0)
+  p, r = metrics.precision_recall(x, x + 100.0)
   assert float(p) == 0.0 and float(r) == 0.0
   # Fakes collapsed onto one real point: precise, but covering almost nothing.
-  p, r = quality.precision_recall(x, jnp.repeat(x[:1], 200, axis=0) + 1e-3)
+  p, r = metrics.precision_recall(x, jnp.repeat(x[:1], 200, axis=0) + 1e-3)
   assert float(p) == 1.0 and float(r) < 0.1
 
 
 def test_classifier_score_and_class_histogram():
   uniform = jax.nn.one_hot(jnp.arange(100) % 10, 10)
   collapsed = jax.nn.one_hot(jnp.zeros(100, jnp.int32), 10)
-  assert float(quality.classifier_score(uniform)) == pytest.approx(10.0, rel=1e-4)
-  assert float(quality.classifier_score(collapsed)) == pytest.approx(1.0, rel=1e-4)
-  counts, tv = quality.class_histogram(uniform)
+  assert float(metrics.classifier_score(uniform)) == pytest.approx(10.0, rel=1e-4)
+  assert float(metrics.classifier_score(collapsed)) == pytest.approx(1.0, rel=1e-4)
+  counts, tv = metrics.class_histogram(uniform)
   assert counts.tolist() == [10] * 10 and float(tv) == pytest.approx(0.0, abs=1e-6)
-  assert float(quality.class_histogram(collapsed)[1]) == pytest.approx(0.9)
+  assert float(metrics.class_histogram(collapsed)[1]) == pytest.approx(0.9)
 
 
 @pytest.fixture(scope='module')
@@ -91,7 +93,7 @@ def mnist_eval_config(cache_dir):
 
 @pytest.fixture(scope='module')
 def evaluator(mnist_eval_config):
-  return evaluation.Evaluator(mnist_eval_config, input_pipeline.load_dataset(mnist_eval_config.data))
+  return evaluator_lib.Evaluator(mnist_eval_config, input_pipeline.load_dataset(mnist_eval_config.data))
 
 
 def test_classifier_meets_the_accuracy_bar_on_held_out_real_digits(evaluator):
@@ -102,7 +104,7 @@ def test_classifier_meets_the_accuracy_bar_on_held_out_real_digits(evaluator):
 
 def test_real_digits_score_at_the_floor_and_noise_far_above(evaluator):
   images = input_pipeline.load_bundled_mnist().images
-  perm = classifier.fixed_permutation(len(images))
+  perm = features.fixed_permutation(len(images))
   real = input_pipeline.to_pixels(jnp.asarray(images[perm[2000:3000]]))  # unused by reference/floor
   m = evaluator.score(real)
   assert m['fid'] < 2 * m['fid_floor'] + 1.0
@@ -119,7 +121,7 @@ def test_real_digits_score_at_the_floor_and_noise_far_above(evaluator):
 def test_score_reports_label_accuracy_for_the_asked_labels(evaluator):
   """Real digits asked for as their own labels read back ~98%; asked for shifted labels, ~0%."""
   data = input_pipeline.load_bundled_mnist()
-  perm = classifier.fixed_permutation(len(data.images))[2000:3000]
+  perm = features.fixed_permutation(len(data.images))[2000:3000]
   real = input_pipeline.to_pixels(jnp.asarray(data.images[perm]))
   right = evaluator.score(real, data.labels[perm])
   wrong = evaluator.score(real, (data.labels[perm] + 1) % 10)
@@ -128,9 +130,9 @@ def test_score_reports_label_accuracy_for_the_asked_labels(evaluator):
 
 
 def test_untrained_generator_scores_far_above_the_floor(evaluator, mnist_eval_config):
-  gan = train.make_gan(mnist_eval_config)
-  state = train.init_state(gan, jax.random.PRNGKey(0))
-  pixels, labels = evaluation.generate(train.make_sampler(gan), state.g_params,
+  gan = gan_lib.make_gan(mnist_eval_config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  pixels, labels = sampling.generate(sampling.make_sampler(gan), state.g_params,
                                        state.g_batch_stats, gan, 1000, jax.random.PRNGKey(1))
   assert labels is None and pixels.shape == (1000, 28, 28, 1)
   m = evaluator.score(pixels)
@@ -145,7 +147,7 @@ def _evaluate_cli(*args):
 
 def test_cli_scores_samples_from_any_system(evaluator, cache_dir, tmp_path):
   images = input_pipeline.load_bundled_mnist().images
-  perm = classifier.fixed_permutation(len(images))
+  perm = features.fixed_permutation(len(images))
   np.savez(tmp_path / 'real.npz', images=images[perm[2000:3000], :, :, 0])   # uint8 N x 28 x 28
   np.savez(tmp_path / 'noise.npz', np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)))
   np.savez(tmp_path / 'bad.npz', images=np.zeros((1000, 28, 28), np.int16))
@@ -165,7 +167,7 @@ def test_cli_scores_samples_from_any_system(evaluator, cache_dir, tmp_path):
 def test_float_samples_outside_the_pixel_range_are_rejected(tmp_path):
   np.savez(tmp_path / 's.npz', np.full((4, 28, 28, 1), 3.0))
   with pytest.raises(JaxganError, match=r'\[-1, 1\]'):
-    evaluation.load_samples(tmp_path / 's.npz')
+    evaluator_lib.load_samples(tmp_path / 's.npz')
 
 
 def test_training_logs_quality_and_keeps_the_best_checkpoint(config, tmp_path):
@@ -190,5 +192,5 @@ def test_training_logs_quality_and_keeps_the_best_checkpoint(config, tmp_path):
 
 def test_label_accuracy_counts_samples_read_as_the_asked_label():
   probs = jax.nn.one_hot(jnp.array([3, 1, 4, 1]), 10)
-  assert float(quality.label_accuracy(jnp.array([3, 1, 4, 1]), probs)) == 1.0
-  assert float(quality.label_accuracy(jnp.array([3, 0, 4, 0]), probs)) == 0.5
+  assert float(metrics.label_accuracy(jnp.array([3, 1, 4, 1]), probs)) == 1.0
+  assert float(metrics.label_accuracy(jnp.array([3, 0, 4, 0]), probs)) == 0.5

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from helpers import ROOT
-from jaxgan import evaluation
 from jaxgan import input_pipeline
 from jaxgan import sampling
 from jaxgan import train
+from jaxgan.quality import evaluator as evaluator_lib
 
 
 @pytest.fixture(scope='module')
@@ -39,7 +39,7 @@ def test_png_npz_and_gif(trained, tmp_path):
   with np.load(tmp_path / 's.npz') as f:
     images = f['images']
   assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
-  assert evaluation.load_samples(tmp_path / 's.npz').shape == (10, 28, 28, 1)
+  assert evaluator_lib.load_samples(tmp_path / 's.npz').shape == (10, 28, 28, 1)
   gif = Image.open(tmp_path / 'walk.gif')
   assert gif.n_frames == 4 * 5
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, load_config
-from jaxgan import train
+from jaxgan import gan as gan_lib
+from jaxgan import update
 
 torch = pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
 
@@ -23,8 +24,8 @@ def setup(config):
   """jaxgan's small test model without dropout, its init state, and the port holding its weights."""
   tp = _port()
   config.model.dropout_rate = 0.0
-  gan = train.make_gan(config)
-  state = train.init_state(gan, jax.random.PRNGKey(0))
+  gan = gan_lib.make_gan(config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   m = config.model
   generator = tp.Generator(latent_dim=m.latent_dim, features=tuple(m.g_features))
   discriminator = tp.Discriminator(features=tuple(m.d_features), dropout=0.0)
@@ -39,11 +40,11 @@ def _nchw(x):
 def test_parameter_counts_match_the_flax_models(setup):
   tp, config, gan, state, generator, discriminator = setup
   count = lambda module: sum(p.numel() for p in module.parameters())
-  assert count(generator) == train.num_params(state.g_params)
-  assert count(discriminator) == train.num_params(state.d_params)
+  assert count(generator) == gan_lib.num_params(state.g_params)
+  assert count(discriminator) == gan_lib.num_params(state.d_params)
   full = load_config('default')
-  assert count(tp.Generator()) == train.num_params(
-      train.init_state(train.make_gan(full), jax.random.PRNGKey(0)).g_params) == 2_305_472
+  assert count(tp.Generator()) == gan_lib.num_params(
+      gan_lib.init_state(gan_lib.make_gan(full), jax.random.PRNGKey(0)).g_params) == 2_305_472
   assert count(tp.Discriminator()) == 212_865
 
 
@@ -80,7 +81,7 @@ def test_training_steps_equal_jaxgan(setup):
   batch_size, rng = 8, jax.random.PRNGKey(7)
   trainer = tp.Trainer(generator.train(), discriminator.train(), lr=config.optimizer.d_learning_rate,
                        betas=(config.optimizer.b1, config.optimizer.b2), eps=config.optimizer.eps)
-  step = jax.jit(lambda s, b: train.train_step(gan, s, b, rng))
+  step = jax.jit(lambda s, b: update.train_step(gan, s, b, rng))
   initial = np.asarray(state.d_params['Dense_0']['kernel']).copy()
   images = np.random.RandomState(2).uniform(-1, 1, (3, batch_size, 28, 28, 1)).astype(np.float32)
   for i in range(3):

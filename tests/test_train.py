@@ -6,8 +6,10 @@ import numpy as np
 import optax
 import pytest
 
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import train
+from jaxgan import update
 
 
 def _leaves_equal(a, b):
@@ -17,8 +19,8 @@ def _leaves_equal(a, b):
 
 @pytest.fixture
 def setup(config):
-  gan = train.make_gan(config)
-  keys = train.rngs(config.seed)
+  gan = gan_lib.make_gan(config)
+  keys = gan_lib.rngs(config.seed)
   dataset = input_pipeline.load_dataset(config.data)
   data = {'image': jnp.asarray(dataset.images), 'label': jnp.asarray(dataset.labels)}
   b = config.train.batch_size
@@ -29,11 +31,11 @@ def setup(config):
 
 def test_one_step_is_finite_and_changes_both_networks(setup):
   gan, keys, _, batch = setup
-  state = train.init_state(gan, keys['init'])
+  state = gan_lib.init_state(gan, keys['init'])
   before = jax.tree_util.tree_map(np.array, state)   # the step donates `state`
-  new, metrics = train.make_train_step(gan)(state, batch, keys['step'])
+  new, metrics = update.make_train_step(gan)(state, batch, keys['step'])
   assert int(new.step) == 1
-  for name in train.METRIC_NAMES:
+  for name in update.METRIC_NAMES:
     assert np.isfinite(float(metrics[name]))
   assert 0 < float(metrics['d_real']) < 1 and 0 < float(metrics['d_fake']) < 1
   for part in ('g_params', 'd_params', 'g_batch_stats'):
@@ -43,8 +45,8 @@ def test_one_step_is_finite_and_changes_both_networks(setup):
 def test_step_equals_the_textbook_two_pass_update(setup):
   """The reused G forward (VJP) gives what a second G forward would."""
   gan, keys, _, batch = setup
-  state = train.init_state(gan, keys['init'])
-  new, _ = jax.jit(functools.partial(train.train_step, gan))(state, batch, keys['step'])
+  state = gan_lib.init_state(gan, keys['init'])
+  new, _ = jax.jit(functools.partial(update.train_step, gan))(state, batch, keys['step'])
 
   # Reference: D step, then G step recomputing G(z) against the updated D.
   z_rng, d_key, g_drop = jax.random.split(jax.random.fold_in(keys['step'], 0), 3)
@@ -78,8 +80,8 @@ def test_step_equals_the_textbook_two_pass_update(setup):
 
 
 def _train(gan, keys, data, batch_size, chunks):
-  multi = train.make_train_steps(gan, batch_size)
-  state = train.init_state(gan, keys['init'])
+  multi = update.make_train_chunk(gan, batch_size)
+  state = gan_lib.init_state(gan, keys['init'])
   for n in chunks:
     state, metrics = multi(state, data, keys['data'], keys['step'], n)
   return state, metrics
@@ -90,7 +92,7 @@ def test_same_seed_gives_identical_parameters(setup, config):
   a, _ = _train(gan, keys, data, config.train.batch_size, [3])
   b, _ = _train(gan, keys, data, config.train.batch_size, [3])
   assert _leaves_equal(a, b)
-  other_keys = train.rngs(config.seed + 1)
+  other_keys = gan_lib.rngs(config.seed + 1)
   c, _ = _train(gan, other_keys, data, config.train.batch_size, [3])
   assert not _leaves_equal(a.g_params, c.g_params)
 

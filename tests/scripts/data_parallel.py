@@ -11,22 +11,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
-from jaxgan import train
+from jaxgan import parallel
+from jaxgan import update
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(devices, steps):
   config = runpy.run_path(str(ROOT / 'configs' / 'test.py'))['get_config']()
-  gan = train.make_gan(config)
-  keys = train.rngs(config.seed)
+  gan = gan_lib.make_gan(config)
+  keys = gan_lib.rngs(config.seed)
   dataset = input_pipeline.load_dataset(config.data)
-  mesh = train.make_mesh(devices)
+  mesh = parallel.make_mesh(devices)
   state, data = jax.device_put(
-      (train.init_state(gan, keys['init']), {'image': dataset.images, 'label': dataset.labels}),
-      train.replicated(mesh))
-  multi = train.make_train_steps(gan, config.train.batch_size, mesh)
+      (gan_lib.init_state(gan, keys['init']), {'image': dataset.images, 'label': dataset.labels}),
+      parallel.replicated(mesh))
+  multi = update.make_train_chunk(gan, config.train.batch_size, mesh)
   hlo = multi.lower(state, data, keys['data'], keys['step'], 2).compile().as_text()
   for _ in range(steps // 2):
     state, _ = multi(state, data, keys['data'], keys['step'], 2)

@@ -10,7 +10,8 @@ import hashlib
 import json
 import pathlib
 
-from absl import logging
+import logging
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,8 @@ import optax
 
 from jaxgan import checkpointing
 from jaxgan import input_pipeline
+
+log = logging.getLogger(__name__)
 
 FEATURE_DIM = 128
 _SPLIT_SEED = 1234
@@ -122,8 +125,8 @@ def load_or_train(dataset, eval_config, cache_dir):
         (folder / 'params').absolute(), jax.device_get(template))
     return make_apply(params), json.loads(info_path.read_text())
   train_idx, held_idx = holdout_split(len(dataset.images), eval_config.holdout)
-  print(f'jaxgan: training the {dataset.description} feature classifier on '
-        f'{len(train_idx)} images (cached in {folder})', flush=True)
+  log.info('training the %s feature classifier on %d images (cached in %s)',
+           dataset.description, len(train_idx), folder)
   params = _train(dataset.images[train_idx], dataset.labels[train_idx],
                   eval_config.classifier_epochs, eval_config.classifier_batch_size)
   apply = make_apply(params)
@@ -137,6 +140,6 @@ def load_or_train(dataset, eval_config, cache_dir):
     checkpointer.wait_until_finished()
     info_path.write_text(json.dumps(info, indent=2))
   except OSError as e:
-    logging.warning('Could not cache the classifier in %s: %s', folder, e)
-  print(f'jaxgan: classifier held-out accuracy {info["heldout_accuracy"]:.4f}', flush=True)
+    log.warning('could not cache the classifier in %s: %s', folder, e)
+  log.info('classifier held-out accuracy %.4f', info['heldout_accuracy'])
   return apply, info

@@ -1,4 +1,7 @@
-"""Several processes (hosts) training one model: start-up, and who writes files.
+"""Devices and processes: the data-parallel mesh, and several hosts training one model.
+
+Training always runs on a 1-D mesh (axis 'data') over every device of every
+process: the state and the uint8 data set are replicated, each batch is split.
 
 Every process runs the same program on the same data; the mesh spans all
 their devices. Computations (training, sampling, evaluation) and Orbax
@@ -8,6 +11,7 @@ caches) come from process 0 alone, so a shared filesystem sees each once.
 """
 import jax
 from jax.experimental import multihost_utils
+import numpy as np
 
 from jaxgan.errors import JaxganError
 
@@ -38,3 +42,19 @@ def primary_first(fn, name):
   result = fn() if is_primary() else None
   multihost_utils.sync_global_devices(f'jaxgan: {name}')
   return result if is_primary() else fn()
+
+
+def make_mesh(devices=None):
+  """A 1-D data-parallel mesh over `devices` (default: every device, on every host)."""
+  return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.devices()),
+                           ('data',))
+
+
+def replicated(mesh):
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def check_batch_divides(batch_size, mesh):
+  if batch_size % mesh.size:
+    raise JaxganError(f'train.batch_size {batch_size} must be a multiple of the {mesh.size} '
+                      'devices it is split over')

@@ -1,0 +1,107 @@
+"""Every config key and its default: the DCGAN of the TensorFlow tutorial on MNIST.
+
+Config files (configs/*.py) start from `get_config()`, change what differs and
+return the result. Keys are fixed here so that a mistyped `--config.x.y=...`
+override is rejected.
+"""
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = 'tfds'      # 'tfds' | 'idx'
+  config.data.name = 'mnist'       # tfds data set name
+  config.data.path = ''            # IDX folder, or tfds manual_dir with the official files
+  config.data.split = 'train'      # tfds split, or IDX prefix ('train', 't10k')
+  config.data.data_dir = ''        # tfds data_dir ('' = tfds default)
+  config.data.cache_dir = ''       # uint8 array cache ('' = ~/.cache/jaxgan)
+  # When tfds cannot get MNIST (offline, nothing prepared, no local files),
+  # train on the real MNIST test digits that ship with the package.
+  config.data.fallback_to_bundled = True
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = 'dcgan'      # 'dcgan' | 'mlp'
+  config.model.latent_dim = 100
+  # DCGAN widths: G's dense projection and transposed convs, D's convs.
+  config.model.g_features = (256, 128, 64)
+  config.model.d_features = (64, 128)
+  # MLP GAN widths (the fully-connected GAN of Goodfellow et al.).
+  config.model.mlp_g_features = (256, 512, 1024)
+  config.model.mlp_d_features = (1024, 512, 256)
+  config.model.kernel_size = 5
+  config.model.dropout_rate = 0.3
+  # Keras defaults of the tutorial, which Flax does not share.
+  config.model.kernel_init = 'glorot_uniform'   # or 'lecun_normal' (Flax default)
+  config.model.leaky_relu_slope = 0.3
+  config.model.bn_momentum = 0.99
+  config.model.bn_epsilon = 1e-3
+  # Conditional GAN: G gets a label embedding, D is conditioned by projection
+  # (logit + <embed(y), features>) or by a label map concatenated as a channel.
+  config.model.conditional = False
+  config.model.num_classes = 10
+  config.model.label_embedding_dim = 50
+  config.model.conditioning = 'projection'   # 'projection' | 'concat'
+  config.model.spectral_norm = False         # spectral normalisation of D's layers
+
+  # 'non_saturating' | 'minimax' | 'hinge' | 'wasserstein' | 'least_squares'
+  config.loss = 'non_saturating'
+
+  # Training dynamics and stabilisers; every one runs inside the jitted step.
+  config.gan = ml_collections.ConfigDict()
+  config.gan.real_label = 1.0       # 0.9 = one-sided label smoothing (BCE and LS losses)
+  config.gan.n_critic = 1           # D updates per G update
+  config.gan.gradient_penalty = 0.0  # WGAN-GP lambda (10 in the paper); 0 = off
+  config.gan.r1_gamma = 0.0         # R1 penalty on real data, gamma / 2 * E||grad D||^2; 0 = off
+  config.gan.weight_clip = 0.0      # WGAN: clip D's parameters to [-c, c] after each update
+  config.gan.ema_decay = 0.0        # EMA of G's weights for samples and evaluation; 0 = off
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'
+  # Separate rates for G and D (TTUR, Heusel et al. 2017).
+  config.optimizer.g_learning_rate = 1e-4
+  config.optimizer.d_learning_rate = 1e-4
+  config.optimizer.b1 = 0.9
+  config.optimizer.b2 = 0.999
+  config.optimizer.eps = 1e-7      # Keras Adam's default
+  config.optimizer.rmsprop_decay = 0.99   # PyTorch RMSprop's alpha
+  config.optimizer.grad_clip_norm = 0.0   # clip each network's gradients by global norm; 0 = off
+  # Learning-rate schedule over the run: 'constant' | 'exponential' | 'cosine'.
+  # Both decays reach final_lr_fraction * rate at the last step, after a
+  # linear warmup from 0 over warmup_steps.
+  config.optimizer.schedule = 'constant'
+  config.optimizer.warmup_steps = 0
+  config.optimizer.final_lr_fraction = 0.1
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 256
+  config.train.num_epochs = 50
+  config.train.num_steps = 0       # > 0 wins over num_epochs
+  config.train.steps_per_jit = 0   # steps per dispatch (lax.scan); 0 = auto: 50 on GPU, 1 on CPU
+  config.train.log_every = 50
+  config.train.eval_every = 500    # sample grid of the fixed noise
+  config.train.checkpoint_every = 1000
+  config.train.checkpoint_steps = ()   # extra steps to checkpoint at
+  config.train.max_checkpoints = 3
+  config.train.num_samples = 16    # fixed noise vectors of the grid
+  config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)
+  config.train.compute_dtype = 'float32'  # or 'bfloat16'; parameters stay float32
+  # How G's transposed convolutions are computed (the same function and parameters):
+  # 'dilated' (XLA's dilated-input convolution), 'subpixel' (stride**2 ordinary
+  # convolutions, interleaved), 'pixel_shuffle' (one convolution to stride**2 x
+  # the channels, moved into space); 'auto' = layers.AUTO_CONV_TRANSPOSE.
+  config.train.conv_transpose = 'auto'
+  config.train.progress_bar = True
+
+  # Sample quality in the features of a classifier trained on the data set
+  # itself (cached after its first training), every train.eval_every steps.
+  config.eval = ml_collections.ConfigDict()
+  config.eval.enabled = True
+  config.eval.num_samples = 2000      # samples scored; capped at half the data set
+  config.eval.holdout = 2000          # images the classifier never trains on
+  config.eval.kid_subset_size = 1000
+  config.eval.classifier_epochs = 5
+  config.eval.classifier_batch_size = 128
+  return config

@@ -1,0 +1,120 @@
+"""The GAN: its static parts (modules, optimizers, losses, switches) and its training state.
+
+`make_gan(config)` is the one place a config becomes a GAN, and validates the
+settings it reads; `init_state` makes the state that the update steps advance
+and Orbax saves. Nothing random lives in the state: every stream is derived
+from the seed (`rngs`).
+"""
+import dataclasses
+import math
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan import input_pipeline
+from jaxgan import losses
+from jaxgan import models
+from jaxgan import optimizers
+from jaxgan.errors import JaxganError
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything that changes while training, as one pytree Orbax saves directly.
+
+  d_batch_stats holds spectral norm's power-iteration vectors ({} without it);
+  ema_g_params is the moving average of G's weights (None when gan.ema_decay is 0).
+  """
+  step: jax.Array
+  g_params: Any
+  g_batch_stats: Any
+  d_params: Any
+  d_batch_stats: Any
+  g_opt_state: Any
+  d_opt_state: Any
+  ema_g_params: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+  """The static parts of a run: modules, optimizers, losses and the update's switches."""
+  generator: Any
+  discriminator: Any
+  g_tx: optax.GradientTransformation
+  d_tx: optax.GradientTransformation
+  d_loss_fn: Any
+  g_loss_fn: Any
+  latent_dim: int
+  num_classes: int = 0          # > 0: conditional
+  n_critic: int = 1
+  gradient_penalty: float = 0.0
+  r1_gamma: float = 0.0
+  weight_clip: float = 0.0
+  ema_decay: float = 0.0
+
+
+def _validate_gan(g):
+  if g.n_critic < 1:
+    raise JaxganError(f'gan.n_critic must be at least 1, not {g.n_critic}')
+  for key in ('gradient_penalty', 'r1_gamma', 'weight_clip'):
+    if g[key] < 0:
+      raise JaxganError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
+  if not 0.0 <= g.ema_decay < 1.0:
+    raise JaxganError(f'gan.ema_decay must be in [0, 1) (0 = off), not {g.ema_decay}')
+
+
+def make_gan(config, total_steps=1):
+  """The run's GAN; `total_steps` (G updates) sizes learning-rate schedules."""
+  o, g = config.optimizer, config.gan
+  _validate_gan(g)
+  optimizers.validate(o)
+  d_loss_fn, g_loss_fn = losses.get_losses(config.loss, g.real_label)
+  return GAN(
+      generator=models.make_generator(config),
+      discriminator=models.make_discriminator(config),
+      g_tx=optimizers.make_optimizer(o, o.g_learning_rate, total_steps),
+      d_tx=optimizers.make_optimizer(o, o.d_learning_rate, total_steps * g.n_critic),
+      d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
+      num_classes=config.model.num_classes if config.model.conditional else 0,
+      n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
+      weight_clip=g.weight_clip, ema_decay=g.ema_decay)
+
+
+def rngs(seed):
+  """Independent streams derived from the seed: nothing random lives in the state."""
+  root = jax.random.PRNGKey(seed)
+  return {name: jax.random.fold_in(root, i)
+          for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval'))}
+
+
+def _dummy_labels(gan, n):
+  return jnp.zeros((n,), jnp.int32) if gan.num_classes else None
+
+
+def init_state(gan, rng):
+  g_rng, d_rng = jax.random.split(rng)
+  g_vars = gan.generator.init(g_rng, jnp.zeros((1, gan.latent_dim)), train=False,
+                              labels=_dummy_labels(gan, 1))
+  d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE),
+                                  train=False, labels=_dummy_labels(gan, 1))
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      g_params=g_vars['params'], g_batch_stats=g_vars['batch_stats'],
+      d_params=d_vars['params'], d_batch_stats=d_vars.get('batch_stats', {}),
+      g_opt_state=gan.g_tx.init(g_vars['params']),
+      d_opt_state=gan.d_tx.init(d_vars['params']),
+      # A copy: the step donates the state, and one buffer cannot be donated twice.
+      ema_g_params=(jax.tree_util.tree_map(jnp.copy, g_vars['params'])
+                    if gan.ema_decay > 0 else None))
+
+
+def sample_params(state):
+  """G's weights for samples and evaluation: the EMA when it is kept."""
+  return state.g_params if state.ema_g_params is None else state.ema_g_params
+
+
+def num_params(tree):
+  return sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))

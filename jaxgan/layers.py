@@ -1,0 +1,104 @@
+"""Layers the models share: G's transposed convolution, computed one of three equal ways.
+
+'dilated' is flax's nn.ConvTranspose (XLA's dilated-input convolution);
+'subpixel' and 'pixel_shuffle' compute the same function from the same
+parameter with ordinary convolutions.
+"""
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
+# What train.conv_transpose 'auto' computes: the fastest of the three on every
+# backend measured (docs/performance.md).
+AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
+
+
+
+def _subpixel_taps(phase, kernel_size, stride):
+  """Kernel taps that reach output phase `phase`, and the input padding they need."""
+  before = (stride + kernel_size - 1) // 2   # 'SAME' padding of the dilated input
+  taps = [t for t in range(kernel_size) if (phase + t - before) % stride == 0]
+  offsets = [(phase + t - before) // stride for t in taps]
+  return taps, (-offsets[0], offsets[-1])
+
+
+def subpixel_conv_transpose(x, kernel, stride):
+  """Flax's 'SAME' transposed convolution (NHWC, HWIO kernel) as stride**2 stride-1 convolutions.
+
+  Output pixel (s*i + a, s*j + b) only meets the kernel taps whose parity
+  matches (a, b), so each of the s*s output phases is an ordinary convolution of
+  the undilated input with a sub-kernel; the phases are then interleaved. Same
+  products, summed in another order: equal to rounding.
+  """
+  n, h, w, _ = x.shape
+  rows = []
+  for a in range(stride):
+    taps_a, pad_a = _subpixel_taps(a, kernel.shape[0], stride)
+    cols = []
+    for b in range(stride):
+      taps_b, pad_b = _subpixel_taps(b, kernel.shape[1], stride)
+      cols.append(jax.lax.conv_general_dilated(
+          x, kernel[np.ix_(taps_a, taps_b)], (1, 1), (pad_a, pad_b),
+          dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
+    rows.append(jnp.stack(cols, 3))             # (n, h, w, b, c)
+  return jnp.stack(rows, 2).reshape(n, h * stride, w * stride, kernel.shape[-1])
+
+
+def pixel_shuffle_conv_transpose(x, kernel, stride):
+  """The same transposed convolution as one stride-1 convolution and a pixel shuffle.
+
+  The s*s phases' sub-kernels, zero-padded to one common window, become the
+  s*s*C output channels of a single convolution (larger matrix products and one
+  launch instead of s*s), whose channels are then moved into space.
+  """
+  n, h, w, _ = x.shape
+  taps = [_subpixel_taps(a, kernel.shape[0], stride) for a in range(stride)]
+  lo = max(pad[0] for _, pad in taps)
+  hi = max(pad[1] for _, pad in taps)
+  phases = []
+  for taps_a, pad_a in taps:
+    for taps_b, pad_b in taps:
+      sub = kernel[np.ix_(taps_a, taps_b)]
+      phases.append(jnp.pad(sub, ((lo - pad_a[0], hi - pad_a[1]), (lo - pad_b[0], hi - pad_b[1]),
+                                  (0, 0), (0, 0))))
+  y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, -1), (1, 1), ((lo, hi), (lo, hi)),
+                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  c = kernel.shape[-1]
+  y = y.reshape(n, h, w, stride, stride, c).transpose(0, 1, 3, 2, 4, 5)
+  return y.reshape(n, h * stride, w * stride, c)
+
+
+_SUBPIXEL_WAYS = {'subpixel': subpixel_conv_transpose,
+                  'pixel_shuffle': pixel_shuffle_conv_transpose}
+
+
+class SubpixelConvTranspose(nn.Module):
+  """nn.ConvTranspose(padding='SAME', use_bias=False) with the same parameter, computed sub-pixel.
+
+  XLA takes a slow path for the kernel gradient of a dilated-input convolution
+  on CPU, and a large share of a GPU step too; benchmarks/conv_transpose_layer.py
+  and docs/performance.md have the figures.
+  """
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int]
+  kernel_init: Any
+  dtype: Any
+  way: str = 'subpixel'   # or 'pixel_shuffle': one convolution and a shuffle, not stride**2
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param('kernel', self.kernel_init,
+                        tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+    if self.strides[0] != self.strides[1]:
+      raise ValueError('sub-pixel transposed convolutions need equal strides')
+    if self.strides[0] == 1:
+      return jax.lax.conv_general_dilated(
+          x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    return _SUBPIXEL_WAYS[self.way](x, kernel, self.strides[0])

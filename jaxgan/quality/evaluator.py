@@ -1,0 +1,85 @@
+"""The evaluator: scores samples against the data set's own classifier.
+
+FID, KID, classifier score, precision, recall and the class histogram of the
+samples, each beside the same metric between two disjoint real sets of the
+same size (the floor), so that a number means something.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan import input_pipeline
+from jaxgan.errors import JaxganError
+from jaxgan.quality import features
+from jaxgan.quality import metrics
+
+_KID_SEED = 7
+
+
+class Evaluator:
+  """Scores batches of samples against a fixed real reference set."""
+
+  def __init__(self, config, dataset):
+    e = config.eval
+    self.apply, self.classifier_info = features.load_or_train(dataset, e, config.data.cache_dir)
+    n = len(dataset.images)
+    self.num_samples = min(e.num_samples, n // 2)
+    perm = features.fixed_permutation(n)
+    reference = input_pipeline.to_pixels(jnp.asarray(dataset.images[perm[:self.num_samples]]))
+    other = input_pipeline.to_pixels(
+        jnp.asarray(dataset.images[perm[self.num_samples:2 * self.num_samples]]))
+    self._ref_feats, _ = features.embed(self.apply, reference)
+    self._ref_stats = metrics.gaussian_stats(self._ref_feats)
+    self._kid_subset = e.kid_subset_size
+    self.floor = self._metrics(*features.embed(self.apply, other))
+
+  def _metrics(self, feats, probs):
+    precision, recall = metrics.precision_recall(self._ref_feats, feats, k=3)
+    counts, tv = metrics.class_histogram(probs)
+    return {
+        'fid': metrics.frechet_distance(*metrics.gaussian_stats(feats), *self._ref_stats),
+        'kid': metrics.kid(self._ref_feats, feats, _KID_SEED, subset_size=self._kid_subset),
+        'classifier_score': float(metrics.classifier_score(probs)),
+        'precision': float(precision), 'recall': float(recall),
+        'class_histogram': [int(c) for c in counts], 'class_tv_from_uniform': float(tv),
+    }
+
+  def score(self, pixels, labels=None):
+    """Metrics of `pixels` (N, 28, 28, 1) in [-1, 1], N >= num_samples (the rest unused).
+
+    `labels`, the classes a conditional model was asked for, adds label_accuracy.
+    """
+    if len(pixels) < self.num_samples:
+      raise JaxganError(f'{len(pixels)} samples given; scoring needs at least {self.num_samples} '
+                        '(eval.num_samples, capped at half the data set)')
+    feats, probs = features.embed(self.apply, pixels[:self.num_samples])
+    result = self._metrics(feats, probs)
+    if labels is not None:
+      result['label_accuracy'] = float(
+          metrics.label_accuracy(jnp.asarray(labels[:self.num_samples]), probs))
+    result.update({f'{k}_floor': v for k, v in self.floor.items() if k != 'class_histogram'})
+    result['num_samples'] = self.num_samples
+    return result
+
+
+def load_samples(path):
+  """uint8 0..255 or float in [-1, 1], (N, 28, 28) or (N, 28, 28, 1) -> pixels in [-1, 1]."""
+  try:
+    with np.load(path) as f:
+      if not f.files:
+        raise JaxganError(f'{path} holds no array')
+      array = f['images'] if 'images' in f.files else f[f.files[0]]
+  except (OSError, ValueError) as e:
+    raise JaxganError(f'cannot read samples from {path}: {e}') from None
+  if array.ndim == 3:
+    array = array[..., None]
+  if array.shape[1:] != input_pipeline.IMAGE_SHAPE:
+    raise JaxganError(f'{path}: samples have shape {array.shape}; expected (N, 28, 28[, 1])')
+  if array.dtype == np.uint8:
+    return input_pipeline.to_pixels(jnp.asarray(array))
+  if np.issubdtype(array.dtype, np.floating):
+    if not np.all(np.isfinite(array)) or array.min() < -1.0 or array.max() > 1.0:
+      raise JaxganError(f'{path}: float samples must lie in [-1, 1] '
+                        f'(found {np.nanmin(array):.3g} to {np.nanmax(array):.3g})')
+    return jnp.asarray(array, jnp.float32)
+  raise JaxganError(f'{path}: samples must be uint8 (0..255) or float in [-1, 1], not {array.dtype}')

@@ -1,0 +1,145 @@
+"""One run's outputs in its workdir: metrics, checkpoints, fixed-noise grids, fingerprints.
+
+A population of N seeds keeps each member in `workdir/seed_S`, laid out as a
+solo run's workdir, so every tool that reads a workdir reads a member too.
+Computations (G for a grid, checkpoint saves) run on every process; the other
+files come from process 0 alone.
+"""
+import pathlib
+import tempfile
+
+import numpy as np
+
+from jaxgan import checkpointing
+from jaxgan import fingerprint
+from jaxgan import gan as gan_lib
+from jaxgan import input_pipeline
+from jaxgan import metric_writers
+from jaxgan import parallel
+from jaxgan import sampling
+from jaxgan import visualize
+from jaxgan.errors import JaxganError
+
+
+def prepare_workdir(workdir):
+  path = pathlib.Path(workdir).expanduser()
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise JaxganError(f'workdir {path} is not writable: {e.strerror or e}') from None
+  return path
+
+
+def member_configs(config, workdir):
+  """(config, workdir) of each member: the run itself, or one per seed of a population."""
+  if config.train.num_seeds == 1:
+    return [(config, workdir)]
+  members = []
+  for i in range(config.train.num_seeds):
+    member = config.copy_and_resolve_references()
+    with member.unlocked():
+      member.seed = config.seed + i
+      member.train.num_seeds = 1
+    members.append((member, prepare_workdir(workdir / f'seed_{member.seed}')))
+  return members
+
+
+class FixedNoiseGrids:
+  """Fixed-noise grids: a PNG per evaluation, a TensorBoard image, the GIF at the end."""
+
+  def __init__(self, sampler, gan, config, workdir, writer):
+    self._sample = sampler
+    self._labels, self._cols = None, None
+    if gan.num_classes:
+      # One row per class; each column one latent, so a column shows one style.
+      self._cols = max(1, config.train.num_samples // gan.num_classes)
+      self._z, self._labels = sampling.class_grid_inputs(
+          gan, sampling.fixed_noise(gan, config.seed, self._cols))
+    else:
+      self._z = sampling.fixed_noise(gan, config.seed, config.train.num_samples)
+    self._dir = pathlib.Path(workdir) / 'samples'
+    if parallel.is_primary():
+      self._dir.mkdir(exist_ok=True)
+    self._writer = writer
+
+  def write(self, state):
+    # Every process runs G (a computation on the global mesh); process 0 draws the grid.
+    images = self._sample(gan_lib.sample_params(state), state.g_batch_stats, self._z,
+                          self._labels)
+    path = self._dir / f'step_{int(state.step):07d}.png'
+    if parallel.is_primary():
+      grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
+      visualize.save_png(path, grid)
+      self._writer.write_image(int(state.step), 'samples', grid)
+    return path
+
+
+class Member:
+  """One member of the run: its config, workdir, checkpoints, metrics and grids."""
+
+  def __init__(self, gan, sampler, config, workdir, evaluator):
+    self.config, self.workdir = config, workdir
+    self.keys = gan_lib.rngs(config.seed)
+    self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
+    self.best = checkpointing.make_best_manager(workdir) if evaluator else None
+    self.writer = (metric_writers.MetricWriter(workdir) if parallel.is_primary()
+                   else metric_writers.NullWriter())
+    self.grids = FixedNoiseGrids(sampler, gan, config, workdir, self.writer)
+    self._gan, self._sampler, self._evaluator = gan, sampler, evaluator
+
+  def evaluate(self, state):
+    """Scores the generator, logs the metrics, keeps the best checkpoint by FID."""
+    pixels, labels = sampling.generate(self._sampler, gan_lib.sample_params(state),
+                                       state.g_batch_stats, self._gan,
+                                       self._evaluator.num_samples, self.keys['eval'])
+    metrics = self._evaluator.score(pixels, labels)
+    self.writer.write_scalars(int(state.step),
+                              {k: v for k, v in metrics.items() if isinstance(v, float)})
+    checkpointing.save(self.best, state, metrics={'fid': metrics['fid']})
+    return metrics
+
+  def truncate(self, step):
+    """Drops records past `step`, the checkpoint a resumed run starts from."""
+    if not parallel.is_primary():
+      return
+    metric_writers.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
+    fingerprint.truncate(self.workdir, step)
+
+  def save(self, state):
+    checkpointing.save(self.manager, state)
+    if parallel.is_primary():
+      fingerprint.append(self.workdir, state)
+
+  def close(self):
+    """Waits for the last checkpoint's writes, then draws the GIF and the loss plot."""
+    self.writer.close()
+    self.manager.wait_until_finished()
+    if self.best is not None:
+      self.best.wait_until_finished()
+    if parallel.is_primary():
+      finish(self.workdir)
+
+
+def finish(workdir):
+  workdir = pathlib.Path(workdir)
+  visualize.save_gif(visualize.sample_paths(workdir), workdir / 'samples.gif')
+  records = metric_writers.read_metrics(workdir)
+  if records:
+    visualize.plot_losses(records, workdir / 'losses.png')
+
+
+def population_summary(members):
+  """Lines of each member's last value of each metric, and their mean +/- standard deviation."""
+  lines = []
+  for name in ('fid', 'kid', 'precision', 'recall', 'd_loss', 'g_loss'):
+    last = [[r[name] for r in metric_writers.read_metrics(m.workdir) if name in r]
+            for m in members]
+    if not all(last):
+      continue
+    values = np.array([v[-1] for v in last])
+    per_seed = ', '.join(f'{m.config.seed}: {v:.4f}' for m, v in zip(members, values))
+    lines.append(f'final {name} mean {values.mean():.4f} +/- {values.std(ddof=1):.4f} '
+                 f'({per_seed})')
+  return lines

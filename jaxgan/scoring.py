@@ -1,0 +1,21 @@
+"""Scores a trained run's checkpoint, or a file of samples, against its data set."""
+from jaxgan import gan as gan_lib
+from jaxgan import input_pipeline
+from jaxgan import sampling
+from jaxgan.quality import evaluator as evaluator_lib
+
+
+def evaluate_workdir(workdir, which='best'):
+  """Scores a trained run: its config, its best/latest/numbered checkpoint."""
+  run = sampling.load_run(workdir, which)
+  evaluator = evaluator_lib.Evaluator(run.config, input_pipeline.load_dataset(run.config.data))
+  pixels, labels = sampling.generate(
+      sampling.make_sampler(run.gan), gan_lib.sample_params(run.state), run.state.g_batch_stats,
+      run.gan, evaluator.num_samples, gan_lib.rngs(run.config.seed)['eval'])
+  return {'workdir': str(workdir), 'checkpoint': which, 'step': int(run.state.step),
+          **evaluator.score(pixels, labels)}
+
+
+def evaluate_samples(path, config):
+  evaluator = evaluator_lib.Evaluator(config, input_pipeline.load_dataset(config.data))
+  return {'samples': str(path), **evaluator.score(evaluator_lib.load_samples(path))}

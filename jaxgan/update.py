@@ -1,0 +1,197 @@
+"""The jitted update math: one D update, one training step, K steps in a scan, N seeds in a vmap.
+
+Pure functions of (GAN, state, data, keys); the loop in train.py only calls
+the jitted chunk. Randomness is fold_in(key, step), so a resumed run draws
+exactly what an uninterrupted one would.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan import input_pipeline
+from jaxgan import losses
+from jaxgan import parallel
+
+METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty')
+
+
+def _scan(body, carry, xs, length=None):
+  # XLA:CPU runs convolutions inside a while loop many times slower than
+  # straight-line code, so on CPU loops are unrolled.
+  return jax.lax.scan(body, carry, xs, length=length, unroll=jax.default_backend() == 'cpu')
+
+
+def _latents(gan, key, n):
+  return jax.random.normal(key, (n, gan.latent_dim))
+
+
+def _generate(gan, g_params, g_batch_stats, z, labels):
+  """G(z) in training mode: the images and G's updated batch statistics."""
+  fake, updates = gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
+                                      train=True, labels=labels, mutable=['batch_stats'])
+  return fake, updates['batch_stats']
+
+
+def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
+  """x -> D(x) with the given weights, spectral-norm vectors left as they are."""
+  def critic(x):
+    return gan.discriminator.apply({'params': d_params, 'batch_stats': d_batch_stats}, x,
+                                   train=True, labels=labels, update_stats=False,
+                                   rngs={'dropout': dropout_key})
+  return critic
+
+
+def d_update(gan, state, real, labels, fake, key):
+  """One D update on a real batch and G's fakes (which carry the real batch's labels)."""
+  drop_key, eps_key = jax.random.split(key)
+  fake = jax.lax.stop_gradient(fake)
+
+  def objective(d_params):
+    # One call on real and fake together; D has no batch statistics to mix.
+    both_labels = None if labels is None else jnp.concatenate([labels, labels])
+    logits, updates = gan.discriminator.apply(
+        {'params': d_params, 'batch_stats': state.d_batch_stats},
+        jnp.concatenate([real, fake]), train=True, labels=both_labels,
+        rngs={'dropout': drop_key}, mutable=['batch_stats'])
+    real_logits, fake_logits = jnp.split(logits, 2)
+    loss = gan.d_loss_fn(real_logits, fake_logits)
+    penalty = jnp.zeros(())
+    critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
+    if gan.gradient_penalty > 0:
+      eps = jax.random.uniform(eps_key, (real.shape[0],))
+      penalty += gan.gradient_penalty * losses.gradient_penalty(critic, real, fake, eps)
+    if gan.r1_gamma > 0:
+      penalty += 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
+    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty)
+    return loss + penalty, aux
+
+  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty)), grads = jax.value_and_grad(
+      objective, has_aux=True)(state.d_params)
+  updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, updates)
+  if gan.weight_clip > 0:
+    d_params = jax.tree_util.tree_map(
+        lambda p: jnp.clip(p, -gan.weight_clip, gan.weight_clip), d_params)
+  metrics = {'d_loss': loss, 'penalty': penalty,
+             'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
+             'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
+             'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits)}
+  return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
+                       d_opt_state=d_opt_state), metrics
+
+
+def train_step(gan, state, batch, rng):
+  """`gan.n_critic` D updates, then one G update against the updated D.
+
+  `batch` is {'image': (n_critic, B, 28, 28, 1) in [-1, 1], 'label': (n_critic, B)}:
+  one real batch per D update; 'label' conditions a conditional GAN's D and its
+  fakes. The extra D updates run in a lax.scan. G runs forward once for the last
+  D update and the G update: its VJP is kept and pulled back through the G
+  loss, which equals recomputing G(z) (same z, same batch statistics) without
+  the second forward pass. Randomness is fold_in(rng, step), so a resumed run
+  draws exactly what an uninterrupted one would.
+  """
+  images = batch['image']
+  labels = batch['label'] if gan.num_classes else jnp.zeros(images.shape[:2], jnp.int32)
+  batch_size = images.shape[1]
+  keys = jax.random.split(jax.random.fold_in(rng, state.step), 2 * gan.n_critic + 1)
+  z_keys, d_keys, g_drop_key = keys[:gan.n_critic], keys[gan.n_critic:-1], keys[-1]
+  as_labels = lambda y: y if gan.num_classes else None
+
+  def critic_only(state, xs):
+    real, y, z_key, d_key = xs
+    fake, g_batch_stats = _generate(gan, state.g_params, state.g_batch_stats,
+                                    _latents(gan, z_key, batch_size), as_labels(y))
+    return d_update(gan, state.replace(g_batch_stats=g_batch_stats), real, as_labels(y), fake,
+                    d_key)
+
+  d_metrics = []
+  if gan.n_critic > 1:
+    state, m = _scan(critic_only, state, (images[:-1], labels[:-1], z_keys[:-1], d_keys[:-1]))
+    d_metrics.append(m)
+
+  y = as_labels(labels[-1])
+  z = _latents(gan, z_keys[-1], batch_size)
+  fake, g_vjp, g_batch_stats = jax.vjp(
+      lambda p: _generate(gan, p, state.g_batch_stats, z, y), state.g_params, has_aux=True)
+  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1])
+  d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
+
+  critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
+  g_loss, d_fake_grad = jax.value_and_grad(lambda f: gan.g_loss_fn(critic(f)))(fake)
+  (g_grads,) = g_vjp(d_fake_grad)
+  g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, g_updates)
+  ema = state.ema_g_params
+  if ema is not None:
+    ema = optax.incremental_update(g_params, ema, step_size=1.0 - gan.ema_decay)
+
+  new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
+                            g_opt_state=g_opt_state, ema_g_params=ema)
+  # D's metrics averaged over its n_critic updates.
+  metrics = jax.tree_util.tree_map(lambda *x: jnp.mean(jnp.concatenate(x)), *d_metrics)
+  return new_state, {**metrics, 'g_loss': g_loss}
+
+
+def make_train_step(gan):
+  """`train_step(state, batch, rng) -> (state, metrics)`, jitted, state donated."""
+  return jax.jit(functools.partial(train_step, gan), donate_argnums=0)
+
+
+def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
+  """The real batches of step `step`, one per D update, gathered on the device.
+
+  Batches are numbered by D update, so an epoch is one pass of D over the data;
+  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders).
+  """
+  def one(i):
+    idx = input_pipeline.batch_from(perms, first_epoch, step * gan.n_critic + i, batch_size)
+    return input_pipeline.to_pixels(images[idx]), labels[idx]
+  pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
+  return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
+
+
+def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps):
+  """`num_steps` steps in one lax.scan, each drawing its batches on the device.
+
+  `data` is {'image': uint8 (N, 28, 28, 1), 'label': int32 (N,)}, replicated on
+  every device of `mesh`, as is the state. Each batch is split over the mesh's
+  'data' axis; XLA partitions the step accordingly, all-reducing gradients and
+  batch statistics, so 1 and N devices compute the same update.
+  """
+  batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
+  perms, first_epoch = input_pipeline.dispatch_orders(
+      data_rng, state.step * gan.n_critic, num_steps * gan.n_critic, data['image'].shape[0],
+      batch_size)
+
+  def body(state, _):
+    batch = draw_batch(gan, data['image'], data['label'], perms, first_epoch, state.step,
+                       batch_size)
+    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    return train_step(gan, state, batch, step_rng)
+
+  # A single step, which a scan would still wrap in a loop, is called directly.
+  if num_steps == 1:
+    state, metrics = body(state, None)
+    return state, jax.tree_util.tree_map(lambda m: m[None], metrics)
+  return _scan(body, state, None, length=num_steps)
+
+
+def make_train_chunk(gan, batch_size, mesh=None, num_seeds=1):
+  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps) -> (state, metrics).
+
+  Data-parallel over `mesh` (default: all devices); state and metrics come back
+  replicated. With num_seeds > 1 the state and both keys carry a leading seed
+  axis and the chunk is vmapped over it: one program for N GANs.
+  """
+  mesh = mesh if mesh is not None else parallel.make_mesh()
+  parallel.check_batch_divides(batch_size, mesh)
+
+  def chunk(state, data, data_rng, step_rng, num_steps):
+    one = lambda s, d, r: train_chunk(gan, batch_size, mesh, s, data, d, r, num_steps)
+    return one(state, data_rng, step_rng) if num_seeds == 1 else jax.vmap(one)(
+        state, data_rng, step_rng)
+  return jax.jit(chunk, static_argnums=4, donate_argnums=0,
+                 out_shardings=parallel.replicated(mesh))
