@@ -57,6 +57,9 @@ def get_config():
   config.gan.r1_gamma = 0.0         # R1 penalty on real data, gamma / 2 * E||grad D||^2; 0 = off
   config.gan.weight_clip = 0.0      # WGAN: clip D's parameters to [-c, c] after each update
   config.gan.ema_decay = 0.0        # EMA of G's weights for samples and evaluation; 0 = off
+  # Differentiable augmentation of D's real and fake inputs (DiffAugment):
+  # comma-separated ops from 'translation', 'cutout', 'color'; '' = off.
+  config.gan.augment = ''
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'

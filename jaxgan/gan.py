@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import augment
 from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import models
@@ -54,6 +55,7 @@ class GAN:
   r1_gamma: float = 0.0
   weight_clip: float = 0.0
   ema_decay: float = 0.0
+  augment: tuple = ()            # DiffAugment ops applied to D's inputs (augment.OPS)
 
 
 def _validate_gan(g):
@@ -80,7 +82,9 @@ def make_gan(config, total_steps=1):
       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
       num_classes=config.model.num_classes if config.model.conditional else 0,
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
-      weight_clip=g.weight_clip, ema_decay=g.ema_decay)
+      weight_clip=g.weight_clip, ema_decay=g.ema_decay,
+      # Configs saved before gan.augment existed train without it.
+      augment=augment.parse_policy(g.get('augment', '')))
 
 
 def rngs(seed):

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import augment
 from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import parallel
@@ -43,10 +44,21 @@ def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
   return critic
 
 
+_AUGMENT_STREAM = 0x61756704
+
+
+def _augment(gan, key, x):
+  """D's view of a batch: gan.augment's ops (DiffAugment), or x itself when off."""
+  # fold_in leaves the keys of a run without augmentation exactly as they were.
+  return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment)
+
+
 def d_update(gan, state, real, labels, fake, key):
   """One D update on a real batch and G's fakes (which carry the real batch's labels)."""
   drop_key, eps_key = jax.random.split(key)
   fake = jax.lax.stop_gradient(fake)
+  real = _augment(gan, jax.random.fold_in(key, 0), real)
+  fake = _augment(gan, jax.random.fold_in(key, 1), fake)
 
   def objective(d_params):
     # One call on real and fake together; D has no batch statistics to mix.
@@ -120,7 +132,8 @@ def train_step(gan, state, batch, rng):
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
   critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
-  g_loss, d_fake_grad = jax.value_and_grad(lambda f: gan.g_loss_fn(critic(f)))(fake)
+  g_loss, d_fake_grad = jax.value_and_grad(
+      lambda f: gan.g_loss_fn(critic(_augment(gan, g_drop_key, f))))(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)

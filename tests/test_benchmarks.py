@@ -1,9 +1,17 @@
-"""The throughput benchmark runs and reports what it measured (its figures are not asserted)."""
+"""The throughput benchmark runs and reports what it measured.
+
+Its timings are not asserted: the `_smoke` tests check that it runs and that its
+report is consistent with itself. Its FLOP count, the one figure that can be
+checked against an independent count, is checked on a dense layer.
+"""
 import json
 import os
 import subprocess
 import sys
 
+import flax.linen
+import jax
+import jax.numpy as jnp
 import pytest
 
 from helpers import ROOT
@@ -24,7 +32,7 @@ def _run(*extra, env=None):
   return json.loads(lines[-1]), stderr
 
 
-def test_throughput_prints_one_json_line():
+def test_throughput_prints_one_json_line_smoke():
   report, _ = _run('--notorch')
   assert report['batch'] == 16 and report['steps'] == 4 and report['steps_per_jit'] == 2
   assert report['steps_per_sec'] > 0 and report['finite_losses']
@@ -37,7 +45,7 @@ def test_throughput_prints_one_json_line():
   assert report['torch_port'] is None and report['speedup_vs_torch'] is None
 
 
-def test_torch_port_runs_beside_and_reports_the_ratio():
+def test_torch_port_runs_beside_and_reports_the_ratio_smoke():
   pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
   report, _ = _run()
   port = report['torch_port']
@@ -106,3 +114,33 @@ def test_profile_summary_adds_device_time_per_kernel():
   assert rows == [('conv', 40.0, 0.8, 1.0), ('fusion', 10.0, 0.2, 0.5)]
   # Without device timelines (a CPU run) the host's events are the ones counted.
   assert profile_summary.kernel_times(events[:1] + events[2:3]) == {'PjitFunction': (1000.0, 1)}
+
+
+def test_step_flops_counts_a_dense_layer_as_2mnk():
+  """The benchmark's FLOP count (XLA's cost analysis of the lowered step), against a hand count:
+  x (m, k) @ W (k, n) is m*n*k multiply-adds."""
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import throughput  # pylint: disable=g-import-not-at-top
+  m, k, n = 8, 48, 48
+
+  def steps(w, x, data_key, step_key, num_steps):
+    # The benchmark's step signature; `num_steps` dense layers unrolled, so a count of
+    # more than one step would show.
+    del data_key, step_key
+    for _ in range(num_steps):
+      x = x @ w
+    return x
+
+  multi_step = jax.jit(steps, static_argnums=4)
+  keys = {'data': jax.random.PRNGKey(0), 'step': jax.random.PRNGKey(1)}
+  w, x = jnp.ones((k, n)), jnp.ones((m, k))
+  flops = throughput.step_flops(multi_step, w, x, keys)
+  assert flops == 2 * m * n * k
+  # A Flax dense layer without bias, not square.
+  m, k, n = 8, 32, 16
+  layer = flax.linen.Dense(n, use_bias=False)
+  params = layer.init(jax.random.PRNGKey(2), jnp.ones((m, k)))
+  apply = jax.jit(lambda p, x, data_key, step_key, num_steps: layer.apply(p, x),
+                  static_argnums=4)
+  flops = throughput.step_flops(apply, params, jnp.ones((m, k)), keys)
+  assert flops == 2 * m * n * k

@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -43,6 +45,14 @@ def test_trains_resumes_and_says_so(tmp_path):
 def test_mistyped_override(tmp_path):
   proc = run('--workdir', str(tmp_path), '--config.train.batch_sise=8')
   assert_one_error_line(proc, 2, "unknown config key 'batch_sise' (did you mean 'batch_size'?)")
+  assert not tmp_path.joinpath('config.json').exists()
+
+
+@pytest.mark.parametrize('override', ['--config.train.batch_size=abc', '--config.seed=1.5',
+                                      '--config.train.progress_bar=maybe'])
+def test_mistyped_value(tmp_path, override):
+  proc = run('--workdir', str(tmp_path), override)
+  assert_one_error_line(proc, 2, override.split('=')[0][2:])
   assert not tmp_path.joinpath('config.json').exists()
 
 

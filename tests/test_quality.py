@@ -65,6 +65,71 @@ def test_precision_and_recall():
   assert float(p) == 1.0 and float(r) < 0.1
 
 
+def _kid_reference(a, b):
+  """Unbiased MMD^2 with k(x, y) = (x.y/d + 1)^3, summed pair by pair, after kid's documented
+  scaling (both sets divided by the RMS entry of `a`)."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  scale = np.sqrt(np.mean(a * a))
+  a, b = a / scale, b / scale
+  n, d = len(a), a.shape[1]
+  k = lambda x, y: (float(np.dot(x, y)) / d + 1.0) ** 3
+  xx = sum(k(a[i], a[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+  yy = sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+  xy = sum(k(a[i], b[j]) for i in range(n) for j in range(n)) / (n * n)
+  return xx + yy - 2 * xy
+
+
+@pytest.mark.parametrize('shift', [0.0, 0.7])
+def test_kid_matches_a_pairwise_unbiased_mmd(shift):
+  # One subset of all n points: kid's draw is then a permutation, which MMD^2 ignores.
+  rng = np.random.default_rng(7)
+  a, b = _gaussian(rng, 20, 5) * 30, _gaussian(rng, 20, 5, shift=shift) * 30
+  reference = _kid_reference(a, b)
+  assert metrics.kid(a, b, seed=5, num_subsets=1, subset_size=20) == pytest.approx(
+      reference, rel=1e-5, abs=1e-9)
+  # More subsets of all n points average the same value.
+  assert metrics.kid(a, b, seed=5, num_subsets=3, subset_size=50) == pytest.approx(
+      reference, rel=1e-5, abs=1e-9)
+
+
+def _precision_recall_reference(real, fake, k=3):
+  """k-NN manifolds by sorting: a point's radius is the squared distance to its k-th nearest
+  other point of its own set; a sample is covered when it lies within (<=) some ball."""
+  real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+  sq = lambda x, y: float(np.sum((x - y) ** 2))
+  def radii(x):
+    return [sorted(sq(x[i], x[j]) for j in range(len(x)) if j != i)[k - 1]
+            for i in range(len(x))]
+  def coverage(samples, centres):
+    r = radii(centres)
+    return np.mean([any(sq(s, c) <= r[j] for j, c in enumerate(centres)) for s in samples])
+  return coverage(fake, real), coverage(real, fake)
+
+
+def test_precision_and_recall_match_sorted_neighbour_balls():
+  # Small integer coordinates: float32 distances are exact, so points lying exactly on a
+  # ball's edge (and duplicate points) are common, and <= vs < or the k-th vs the (k-1)-th
+  # neighbour change the counts.
+  # (These points were chosen so that k = 2, k = 4 and < each change both figures.)
+  rng = np.random.default_rng(2)
+  real = rng.integers(0, 4, size=(20, 3))
+  fake = rng.integers(0, 4, size=(22, 3)) + np.array([2, 1, 0])
+  expected = _precision_recall_reference(real, fake)
+  assert 0 < expected[0] < 1 and 0 < expected[1] < 1
+  p, r = metrics.precision_recall(jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32))
+  assert (float(p), float(r)) == pytest.approx(expected, rel=1e-5)
+  p, r = metrics.precision_recall(jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32),
+                                  k=3)
+  assert (float(p), float(r)) == pytest.approx(expected, rel=1e-5)
+  # Continuous points, no ties.
+  rng = np.random.default_rng(12)
+  x, y = _gaussian(rng, 20, 4), _gaussian(rng, 21, 4, shift=1.2, scale=1.3)
+  expected = _precision_recall_reference(x, y)
+  assert 0 < expected[0] < 1 and 0 < expected[1] < 1
+  p, r = metrics.precision_recall(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32))
+  assert (float(p), float(r)) == pytest.approx(expected, rel=1e-5)
+
+
 def test_classifier_score_and_class_histogram():
   uniform = jax.nn.one_hot(jnp.arange(100) % 10, 10)
   collapsed = jax.nn.one_hot(jnp.zeros(100, jnp.int32), 10)

@@ -9,6 +9,7 @@ import numpy as np
 
 from helpers import ROOT
 from jaxgan import fingerprint
+from jaxgan import metric_writers
 from jaxgan import train
 
 
@@ -62,14 +63,20 @@ def test_fingerprint_hash_sees_every_bit():
   assert fingerprint.hash_tree(tree) != fingerprint.hash_tree(flipped)
 
 
-def test_population_of_two_matches_two_solo_runs(config, tmp_path):
+def test_population_of_two_matches_two_solo_runs(config, tmp_path, caplog):
   """vmap batches the convolutions differently, so members agree to rounding.
 
   Measured on CPU: largest absolute parameter difference after 8 steps ~1e-7
   (the tolerance below leaves headroom); the trajectories are the same.
   """
   config.train.num_seeds = 2
-  population = train.train_and_evaluate(config, tmp_path / 'pop')
+  with caplog.at_level('INFO', logger='jaxgan'):
+    population = train.train_and_evaluate(config, tmp_path / 'pop')
+  # The closing summary: each member's last value, then mean +/- sample standard deviation.
+  last = [metric_writers.read_metrics(tmp_path / 'pop' / f'seed_{i}')[-1]['g_loss'] for i in (0, 1)]
+  mean, std = np.mean(last), np.std(last, ddof=1)
+  assert (f'final g_loss mean {mean:.4f} +/- {std:.4f} (0: {last[0]:.4f}, 1: {last[1]:.4f})'
+          in caplog.text)
   config.train.num_seeds = 1
   worst = 0.0
   for i in range(2):

@@ -1,0 +1,37 @@
+"""What the README promises of checkpoints: which changes refuse a resume, how many are kept."""
+import pytest
+
+from jaxgan import checkpointing
+from jaxgan import train
+from jaxgan.errors import JaxganError
+
+
+@pytest.mark.parametrize('key, value', [
+    ('optimizer.grad_clip_norm', 1.0), ('optimizer.schedule', 'cosine'),
+    ('optimizer.warmup_steps', 10), ('gan.ema_decay', 0.999), ('model.latent_dim', 8)])
+def test_resume_is_refused_when_the_state_structure_would_change(config, tmp_path, key, value):
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  group, name = key.split('.')
+  old = config[group][name]
+  config[group][name] = value
+  with pytest.raises(JaxganError, match=rf'different architecture \({key}: {old!r} -> {value!r}\)'):
+    checkpointing.check_compatible(saved, config, tmp_path)
+
+
+@pytest.mark.parametrize('key, value', [('optimizer.d_learning_rate', 3e-4),
+                                        ('train.num_steps', 100), ('train.log_every', 7)])
+def test_resume_is_allowed_when_the_state_structure_stays(config, tmp_path, key, value):
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  group, name = key.split('.')
+  config[group][name] = value
+  checkpointing.check_compatible(saved, config, tmp_path)
+
+
+def test_only_the_last_max_checkpoints_are_kept(config, tmp_path):
+  config.train.checkpoint_every = 2
+  config.train.max_checkpoints = 2
+  train.train_and_evaluate(config, tmp_path)
+  kept = sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir() if p.name.isdigit())
+  assert kept == [6, 8]
