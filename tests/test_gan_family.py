@@ -1,4 +1,5 @@
 """Conditional GAN, WGAN(-GP), and the stabilisers: each behaves as its definition says."""
+import dataclasses
 import json
 
 import jax
@@ -161,17 +162,51 @@ def test_n_critic_makes_n_discriminator_updates_per_generator_update(config, n_c
   assert np.isfinite(float(metrics['d_loss']))
 
 
+def _assert_trees_close(a, b, **tol):
+  for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(x, y, err_msg=jax.tree_util.keystr(path), **tol)
+
+
 def test_critic_steps_use_one_real_batch_each(config):
-  """Each of the n_critic D updates sees its own real batch: changing only the
-  first batch changes the result."""
-  gan = gan_lib.make_gan(_small(config, **{'gan.n_critic': 2}))
-  batch = _batch(config, 2)
-  other = {'image': batch['image'].at[0].set(_batch(config, 1, offset=64)['image'][0]),
+  """An n_critic = 3 step is three D updates, the i-th on real batch i and fakes
+  of G in training mode (advancing its batch statistics) from the step's i-th
+  latent key, then one G update: redone here by hand with the same keys. (The
+  plumbing does not depend on the model: a one-layer MLP GAN keeps the compiles
+  short.)"""
+  config.train.batch_size = 8
+  gan = gan_lib.make_gan(_small(config, **{'gan.n_critic': 3, 'model.name': 'mlp',
+                                          'model.mlp_g_features': (16,),
+                                          'model.mlp_d_features': (16,)}))
+  init = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  batch = _batch(config, 3)
+  rng = jax.random.PRNGKey(0)
+  step = jax.jit(lambda b: update.train_step(gan, init, b, rng)[0])
+  stepped = step(batch)
+
+  @jax.jit
+  def by_hand(state, images):
+    keys = jax.random.split(jax.random.fold_in(rng, state.step), 2 * 3 + 1)
+    for i in range(3):   # z_keys = keys[:3], d_keys = keys[3:6]
+      z = jax.random.normal(keys[i], (images.shape[1], gan.latent_dim))
+      fake, g_stats = update._generate(gan, state.g_params, state.g_batch_stats, z, None)
+      state, _ = update.d_update(gan, state.replace(g_batch_stats=g_stats), images[i], None,
+                                 fake, keys[3 + i])
+    return state
+
+  hand = by_hand(init, batch['image'])
+  assert _count(hand.d_opt_state) == _count(stepped.d_opt_state) == 3
+  _assert_trees_close(stepped.d_params, hand.d_params, rtol=1e-5, atol=1e-6)
+  _assert_trees_close(stepped.g_batch_stats, hand.g_batch_stats, rtol=1e-5, atol=1e-6)
+  # The tolerance is far below what one batch does: changing only the last batch
+  # (the one a loop reusing batch 0 would never read) moves D's weights.
+  other = {'image': batch['image'].at[2].set(_batch(config, 1, offset=64)['image'][0]),
            'label': batch['label']}
-  a, _ = _step(gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), batch)
-  b, _ = _step(gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), other)
-  assert not np.array_equal(jax.tree_util.tree_leaves(a.d_params)[0],
-                            jax.tree_util.tree_leaves(b.d_params)[0])
+  changed = step(other)
+  _assert_trees_close(changed.d_params, by_hand(init, other['image']).d_params, rtol=1e-5,
+                      atol=1e-6)
+  moved = max(float(jnp.abs(x - y).max()) for x, y in zip(
+      jax.tree_util.tree_leaves(changed.d_params), jax.tree_util.tree_leaves(stepped.d_params)))
+  assert moved > 2e-5   # 1.5e-4; the hand-made updates agree to 1e-8
 
 
 def test_weight_clipping_bounds_every_critic_weight(config):
@@ -195,6 +230,55 @@ def test_wgan_gp_step_reports_the_penalty(config):
   # An untrained critic's input gradients are far from norm 1: a clearly positive penalty.
   assert float(metrics['penalty']) > 0.1
   assert float(metrics['critic_gap']) == pytest.approx(-float(metrics['d_loss']), rel=1e-5)
+
+
+@pytest.mark.parametrize('penalty', ['gradient_penalty', 'r1_gamma'])
+def test_penalised_d_update_follows_the_written_objective(config, penalty):
+  """D descends loss + lambda * E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) G(z)
+  (WGAN-GP), or loss + gamma / 2 * E[||grad_x D(x)||^2] on real x (R1): written out
+  here per example, with d_update's eps, on a one-layer critic without dropout.
+  With SGD at rate 1 D's new weights are its old ones minus that gradient."""
+  config.loss = 'wasserstein' if penalty == 'gradient_penalty' else 'non_saturating'
+  config.train.batch_size = 8
+  gan = gan_lib.make_gan(_small(config, **{f'gan.{penalty}': 10.0, 'model.name': 'mlp',
+                                          'model.mlp_g_features': (16,),
+                                          'model.mlp_d_features': (16,),
+                                          'model.dropout_rate': 0.0}))
+  gan = dataclasses.replace(gan, d_tx=optax.sgd(1.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  real = _batch(config)['image'][0]
+  fake = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), real.shape))
+  key = jax.random.PRNGKey(2)
+  new, metrics = jax.jit(lambda s: update.d_update(gan, s, real, None, fake, key))(state)
+
+  eps = jax.random.uniform(jax.random.split(key)[1], (8,))   # d_update's eps key
+  critic = lambda p, x: gan.discriminator.apply({'params': p}, x, train=False)
+
+  def input_grads(p, x):   # grad_x D(x) of each example on its own, flattened
+    one = jax.grad(lambda xi: critic(p, xi[None])[0])
+    return jax.vmap(one)(x).reshape(x.shape[0], -1)
+
+  def written(p):
+    r, f = critic(p, real), critic(p, fake)
+    if penalty == 'gradient_penalty':
+      loss = jnp.mean(f) - jnp.mean(r)
+      e = eps[:, None, None, None]
+      norms = jnp.linalg.norm(input_grads(p, e * real + (1 - e) * fake), axis=1)
+      term = 10.0 * jnp.mean((norms - 1.0) ** 2)
+    else:
+      loss = jnp.mean(jax.nn.softplus(-r)) + jnp.mean(jax.nn.softplus(f))
+      term = 10.0 / 2 * jnp.mean(jnp.sum(input_grads(p, real) ** 2, axis=1))
+    return loss + term, (loss, term)
+
+  grads, (loss, term) = jax.jit(jax.grad(written, has_aux=True))(state.d_params)
+  plain = jax.jit(jax.grad(lambda p: written(p)[1][0]))(state.d_params)
+  assert float(metrics['d_loss']) == pytest.approx(float(loss), rel=1e-5)
+  assert float(metrics['penalty']) == pytest.approx(float(term), rel=1e-4)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.d_params, grads)
+  _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
+  # ...and the penalty is a real part of that gradient, far above the tolerance.
+  assert max(float(jnp.abs(g - q).max()) for g, q in zip(
+      jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(plain))) > 0.1
 
 
 def _two_steps(config):

@@ -60,14 +60,48 @@ def test_keras_defaults_are_used():
   assert np.abs(kernel).max() > 0.9 * limit
 
 
-def test_bfloat16_compute_keeps_float32_parameters(config):
-  config.train.compute_dtype = 'bfloat16'
-  gan, state = _init(config)
-  assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(state.g_params))
-  z = jnp.ones((2, config.model.latent_dim))
-  images = gan.generator.apply({'params': state.g_params, 'batch_stats': state.g_batch_stats},
-                               z, train=False)
-  assert images.dtype == jnp.float32
+def _dtypes(config):
+  """For G, then D: the dtypes of the parameters, of the output, and of each
+  layer's output in a training-mode forward pass (flax's captured
+  intermediates). Traced only (jax.eval_shape): dtypes need no arithmetic."""
+  def forward():
+    gan, state = _init(config)
+    z = jnp.ones((2, config.model.latent_dim))
+    images, g_vars = gan.generator.apply(
+        {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=True,
+        mutable=['batch_stats', 'intermediates'], capture_intermediates=True)
+    logits, d_vars = gan.discriminator.apply(
+        {'params': state.d_params}, images, train=True, rngs={'dropout': jax.random.PRNGKey(0)},
+        mutable=['intermediates'], capture_intermediates=True)
+    return ((state.g_params, images, g_vars['intermediates']),
+            (state.d_params, logits, d_vars['intermediates']))
+
+  out = []
+  for params, output, captured in jax.eval_shape(forward):
+    # Every submodule's output; the top-level '__call__' is the network's own.
+    layer_dtypes = {f'{name}.{method}': value[0].dtype for name, group in captured.items()
+                    if name != '__call__' for method, value in group.items()}
+    out.append(({x.dtype for x in jax.tree_util.tree_leaves(params)}, output.dtype,
+                 layer_dtypes))
+  return out
+
+
+@pytest.mark.parametrize('compute_dtype', ['bfloat16', 'float32'])
+@pytest.mark.parametrize('name, conv_transpose', [('dcgan', 'dilated'), ('dcgan', 'subpixel'),
+                                                  ('dcgan', 'pixel_shuffle'), ('mlp', 'auto')])
+def test_compute_dtype_reaches_every_layer_and_parameters_stay_float32(
+    config, name, conv_transpose, compute_dtype):
+  """train.compute_dtype is what every layer of G and D (Dense, Conv, each way
+  of the transposed Conv, BatchNorm, Dropout) computes in, while the weights and
+  the networks' outputs (images, logits) stay float32."""
+  config.model.name = name
+  config.train.conv_transpose = conv_transpose
+  config.train.compute_dtype = compute_dtype
+  f32, compute = jnp.dtype('float32'), jnp.dtype(compute_dtype)
+  for params, output, layer_dtypes in _dtypes(config):
+    assert params == {f32} and output == f32
+    assert len(layer_dtypes) >= 5
+    assert set(layer_dtypes.values()) == {compute}, layer_dtypes
 
 
 @pytest.mark.parametrize('key, value', [('model.name', 'resnet'), ('model.kernel_init', 'zeros'),
