@@ -33,13 +33,14 @@ def _logged_steps(workdir):
 
 
 def _kill_past_the_first_checkpoint(workdir):
-  """SIGKILL as soon as a log line past the first checkpoint is on disk."""
+  """SIGKILL once the first checkpoint has committed and a log line past it is on disk."""
   proc = subprocess.Popen(_command(workdir), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
   deadline = time.monotonic() + 300
   while time.monotonic() < deadline and proc.poll() is None:
     steps = _logged_steps(workdir)
-    if steps and steps[-1] > EVERY and steps[-1] % EVERY:
+    committed = (workdir / 'checkpoints' / str(EVERY)).is_dir()   # Orbax renames on commit
+    if committed and steps and steps[-1] > EVERY and steps[-1] % EVERY:
       proc.send_signal(signal.SIGKILL)
       break
     time.sleep(0.01)
