@@ -7,4 +7,6 @@ def get_config():
   config.data.source = 'tfds'
   config.data.name = 'mnist'
   config.data.split = 'train'
+  config.train.cpu_hint = ('for digits on a CPU in minutes: python -m jaxgan.main '
+                           '--config configs/mnist_cpu.py --workdir runs/mnist_cpu')
   return config

@@ -12,7 +12,8 @@ Policy ops (`gan.augment`, comma-separated; '' = off):
   color        brightness (+U[-0.5, 0.5)) and contrast (x U[0.5, 1.5) about the mean);
                saturation too when the images have colour channels
 Pixels are in [-1, 1] (the background of the digits is -1) and stay there.
-Each op applies to each example with probability p (1: always).
+Each op applies to each example with probability p: 1 for a fixed policy, or
+adapted while training (ADA, Karras et al. 2020) when gan.augment_target > 0.
 """
 import jax
 import jax.numpy as jnp
@@ -112,3 +113,13 @@ def augment(key, x, ops, p=1.0):
     x = jnp.where(keep, x, changed)
   return jnp.clip(x, -1.0, 1.0)
 
+
+
+def adapt_probability(p, overfitting, target, num_images, speed_images):
+  """ADA's update: p rises while D is surer of the reals than `target`, else falls.
+
+  `overfitting` is r_t = E[sign(D(x_real))] over the step's real batches;
+  p moves by num_images / speed_images in the direction of r_t - target (so it
+  can cross [0, 1] in `speed_images` images) and stays in [0, 1].
+  """
+  return jnp.clip(p + jnp.sign(overfitting - target) * (num_images / speed_images), 0.0, 1.0)

@@ -21,6 +21,9 @@ def get_config():
   # When tfds cannot get MNIST (offline, nothing prepared, no local files),
   # train on the real MNIST test digits that ship with the package.
   config.data.fallback_to_bundled = True
+  # Real images withheld from training; D's mean output on them is logged beside
+  # its output on as many training images (d_heldout, d_train): the overfitting signal.
+  config.data.heldout = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'dcgan'      # 'dcgan' | 'mlp'
@@ -60,6 +63,10 @@ def get_config():
   # Differentiable augmentation of D's real and fake inputs (DiffAugment):
   # comma-separated ops from 'translation', 'cutout', 'color'; '' = off.
   config.gan.augment = ''
+  # ADA: > 0 starts the ops' probability at 0 and moves it so that E[sign(D(real))]
+  # stays near this target (0.6 in Karras et al. 2020); 0 applies them always.
+  config.gan.augment_target = 0.0
+  config.gan.augment_speed = 100_000   # images for ADA's probability to go from 0 to 1
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'
@@ -97,12 +104,20 @@ def get_config():
   # the channels, moved into space); 'auto' = layers.AUTO_CONV_TRANSPOSE.
   config.train.conv_transpose = 'auto'
   config.train.progress_bar = True
+  # Said once, with the expected time, when a run trains on a CPU ('' = nothing).
+  config.train.cpu_hint = ''
 
   # Sample quality in the features of a classifier trained on the data set
   # itself (cached after its first training), every train.eval_every steps.
   config.eval = ml_collections.ConfigDict()
   config.eval.enabled = True
   config.eval.num_samples = 2000      # samples scored; capped at half the data set
+  # How G normalises when it draws grids, evaluation samples and `jaxgan.sample`'s
+  # images: 'recomputed' (BatchNorm statistics measured afresh over 4,096 latents
+  # with the weights that draw, the EMA when kept), 'running' (the running
+  # averages kept while training, the tutorial's way: they belong to G's raw
+  # weights, not to its EMA) or 'batch' (each batch's own statistics).
+  config.eval.batch_norm = 'recomputed'
   config.eval.holdout = 2000          # images the classifier never trains on
   config.eval.kid_subset_size = 1000
   config.eval.classifier_epochs = 5

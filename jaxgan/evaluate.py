@@ -22,6 +22,8 @@ config_flags.DEFINE_config_file('config', None, 'Config naming the data set (wit
 flags.DEFINE_string('workdir', None, 'A trained run to score.')
 flags.DEFINE_string('checkpoint', 'best', 'best, latest, or a step number (with --workdir).')
 flags.DEFINE_string('samples', None, '.npz of samples to score (with --config).')
+flags.DEFINE_string('batch_norm', None, "How G normalises (with --workdir): 'running', "
+                    "'recomputed' or 'batch' (default: the run's eval.batch_norm).")
 
 
 def main(argv):
@@ -36,7 +38,7 @@ def main(argv):
         cli.fail('--samples needs --config (it names the data set to compare with)', 2)
       result = scoring.evaluate_samples(FLAGS.samples, FLAGS.config)
     else:
-      result = scoring.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint)
+      result = scoring.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint, FLAGS.batch_norm)
   except JaxganError as e:
     cli.fail(str(e))
   print(json.dumps(result))

@@ -39,6 +39,16 @@ class TrainState:
   ema_g_params: Any = None
 
 
+@flax.struct.dataclass
+class AdaptiveTrainState(TrainState):
+  """TrainState and ADA's augmentation probability, for runs with gan.augment_target > 0.
+
+  A subclass, not a field of TrainState, so that every other run keeps the
+  checkpoint structure it always had.
+  """
+  augment_p: Any = None
+
+
 @dataclasses.dataclass(frozen=True)
 class GAN:
   """The static parts of a run: modules, optimizers, losses and the update's switches."""
@@ -56,6 +66,8 @@ class GAN:
   weight_clip: float = 0.0
   ema_decay: float = 0.0
   augment: tuple = ()            # DiffAugment ops applied to D's inputs (augment.OPS)
+  augment_target: float = 0.0   # > 0: ADA adapts the ops' probability towards this r_t
+  augment_speed: int = 100_000  # images for ADA's probability to cross [0, 1]
 
 
 def _validate_gan(g):
@@ -66,6 +78,14 @@ def _validate_gan(g):
       raise JaxganError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
   if not 0.0 <= g.ema_decay < 1.0:
     raise JaxganError(f'gan.ema_decay must be in [0, 1) (0 = off), not {g.ema_decay}')
+  target = g.get('augment_target', 0.0)
+  if not 0.0 <= target < 1.0:
+    raise JaxganError(f'gan.augment_target must be in [0, 1) (0 = off), not {target}')
+  if target > 0 and not g.get('augment', ''):
+    raise JaxganError('gan.augment_target adapts the probability of gan.augment\'s ops: '
+                      "name them (e.g. --config.gan.augment='translation,cutout')")
+  if g.get('augment_speed', 100_000) < 1:
+    raise JaxganError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
 
 
 def make_gan(config, total_steps=1):
@@ -84,7 +104,8 @@ def make_gan(config, total_steps=1):
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
       # Configs saved before gan.augment existed train without it.
-      augment=augment.parse_policy(g.get('augment', '')))
+      augment=augment.parse_policy(g.get('augment', '')),
+      augment_target=g.get('augment_target', 0.0), augment_speed=g.get('augment_speed', 100_000))
 
 
 def rngs(seed):
@@ -104,7 +125,8 @@ def init_state(gan, rng):
                               labels=_dummy_labels(gan, 1))
   d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE),
                                   train=False, labels=_dummy_labels(gan, 1))
-  return TrainState(
+  adaptive = gan.augment_target > 0
+  return (AdaptiveTrainState if adaptive else TrainState)(
       step=jnp.zeros((), jnp.int32),
       g_params=g_vars['params'], g_batch_stats=g_vars['batch_stats'],
       d_params=d_vars['params'], d_batch_stats=d_vars.get('batch_stats', {}),
@@ -112,7 +134,8 @@ def init_state(gan, rng):
       d_opt_state=gan.d_tx.init(d_vars['params']),
       # A copy: the step donates the state, and one buffer cannot be donated twice.
       ema_g_params=(jax.tree_util.tree_map(jnp.copy, g_vars['params'])
-                    if gan.ema_decay > 0 else None))
+                    if gan.ema_decay > 0 else None),
+      **({'augment_p': jnp.zeros(())} if adaptive else {}))
 
 
 def sample_params(state):

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 IMAGE_SHAPE = (28, 28, 1)
 BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
 _SPLIT_ALIASES = {'test': 't10k'}
+_HELDOUT_SEED = 4321
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,18 @@ def load_dataset(data_config):
     raise JaxganError(
         f'{ds.description}: images have shape {ds.images.shape[1:]}, the models make {IMAGE_SHAPE}')
   return ds
+
+
+def split_heldout(dataset, num):
+  """(training set, `num` images the GAN never trains on), split by a fixed permutation."""
+  if num <= 0:
+    return dataset, None
+  if num >= len(dataset.images) // 2:
+    raise JaxganError(f'data.heldout {num} must be under half of the {len(dataset.images)} images')
+  perm = np.asarray(jax.random.permutation(jax.random.PRNGKey(_HELDOUT_SEED), len(dataset.images)))
+  part = lambda idx, what: Dataset(dataset.images[np.sort(idx)], dataset.labels[np.sort(idx)],
+                                   f'{dataset.description} ({what})')
+  return part(perm[num:], f'{num} held out'), part(perm[:num], 'held out')
 
 
 def _find_idx_file(folder, stem):

@@ -49,8 +49,7 @@ def member_configs(config, workdir):
 class FixedNoiseGrids:
   """Fixed-noise grids: a PNG per evaluation, a TensorBoard image, the GIF at the end."""
 
-  def __init__(self, sampler, gan, config, workdir, writer):
-    self._sample = sampler
+  def __init__(self, gan, config, workdir, writer):
     self._labels, self._cols = None, None
     if gan.num_classes:
       # One row per class; each column one latent, so a column shows one style.
@@ -64,36 +63,39 @@ class FixedNoiseGrids:
       self._dir.mkdir(exist_ok=True)
     self._writer = writer
 
-  def write(self, state):
+  def write(self, draw, step):
+    """The grid of `draw` (sampling.Drawer.bind of the state at `step`)."""
     # Every process runs G (a computation on the global mesh); process 0 draws the grid.
-    images = self._sample(gan_lib.sample_params(state), state.g_batch_stats, self._z,
-                          self._labels)
-    path = self._dir / f'step_{int(state.step):07d}.png'
+    images = draw(self._z, self._labels)
+    path = self._dir / f'step_{int(step):07d}.png'
     if parallel.is_primary():
       grid = visualize.image_grid(input_pipeline.to_uint8(images), ncols=self._cols)
       visualize.save_png(path, grid)
-      self._writer.write_image(int(state.step), 'samples', grid)
+      self._writer.write_image(int(step), 'samples', grid)
     return path
 
 
 class Member:
   """One member of the run: its config, workdir, checkpoints, metrics and grids."""
 
-  def __init__(self, gan, sampler, config, workdir, evaluator):
+  def __init__(self, gan, config, workdir, evaluator):
     self.config, self.workdir = config, workdir
     self.keys = gan_lib.rngs(config.seed)
     self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
     self.best = checkpointing.make_best_manager(workdir) if evaluator else None
     self.writer = (metric_writers.MetricWriter(workdir) if parallel.is_primary()
                    else metric_writers.NullWriter())
-    self.grids = FixedNoiseGrids(sampler, gan, config, workdir, self.writer)
-    self._gan, self._sampler, self._evaluator = gan, sampler, evaluator
+    self.grids = FixedNoiseGrids(gan, config, workdir, self.writer)
+    self.drawer = sampling.Drawer(gan, sampling.batch_norm_of(config), config.seed)
+    self._gan, self._evaluator = gan, evaluator
 
-  def evaluate(self, state):
-    """Scores the generator, logs the metrics, keeps the best checkpoint by FID."""
-    pixels, labels = sampling.generate(self._sampler, gan_lib.sample_params(state),
-                                       state.g_batch_stats, self._gan,
-                                       self._evaluator.num_samples, self.keys['eval'])
+  def draw_grid(self, state):
+    return self.grids.write(self.drawer.bind(state), state.step)
+
+  def evaluate(self, state, draw):
+    """Scores `draw` (the state's G), logs the metrics, keeps the best checkpoint by FID."""
+    pixels, labels = sampling.generate(draw, self._gan, self._evaluator.num_samples,
+                                       self.keys['eval'])
     metrics = self._evaluator.score(pixels, labels)
     self.writer.write_scalars(int(state.step),
                               {k: v for k, v in metrics.items() if isinstance(v, float)})

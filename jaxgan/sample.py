@@ -33,6 +33,8 @@ flags.DEFINE_integer('label', None, 'Digit to draw (conditional models only).')
 flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
 flags.DEFINE_integer('interpolate', None, 'Frames between waypoints of a latent walk.')
 flags.DEFINE_string('out', None, 'Output file: .png, .npz or .gif.')
+flags.DEFINE_string('batch_norm', None, "How G normalises: 'running', 'recomputed' or 'batch' "
+                    "(default: the run's eval.batch_norm).")
 flags.mark_flags_as_required(['workdir', 'out'])
 
 
@@ -51,7 +53,7 @@ def _write_atomically(out, write):
       os.remove(tmp)
 
 
-def produce(workdir, checkpoint, num, label, seed, interpolate, out):
+def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=None):
   out = pathlib.Path(out)
   kind = out.suffix.lower()
   if kind not in ('.png', '.npz', '.gif'):
@@ -60,7 +62,7 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out):
     raise JaxganError(f'folder {out.parent} does not exist')
   if num < 1:
     raise JaxganError('--num must be at least 1')
-  run = sampling.load_run(workdir, checkpoint)
+  run = sampling.load_run(workdir, checkpoint, batch_norm)
   sampling.check_label(run, label)
   cols = None
   if kind == '.gif' or interpolate:
@@ -88,7 +90,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     shape = produce(FLAGS.workdir, FLAGS.checkpoint, FLAGS.num, FLAGS.label, FLAGS.seed,
-                    FLAGS.interpolate, FLAGS.out)
+                    FLAGS.interpolate, FLAGS.out, FLAGS.batch_norm)
   except JaxganError as e:
     cli.fail(str(e))
   print(f'jaxgan: wrote {shape[0]} images to {FLAGS.out}')

@@ -5,6 +5,7 @@ loop's grids and evaluation as for exploring a trained run (`load_run`). It
 knows the GAN and its checkpoints, never the trainer.
 """
 import dataclasses
+import functools
 import pathlib
 from typing import Any
 
@@ -18,15 +19,70 @@ from jaxgan import input_pipeline
 from jaxgan.errors import JaxganError
 
 
-def make_sampler(gan):
-  """Jitted G in inference mode (running batch statistics), as the tutorial draws its grids.
+# How G normalises when it draws: 'running' uses the BatchNorm running averages
+# kept while training (the tutorial's way); 'recomputed' measures each BatchNorm
+# layer's mean and variance afresh with the weights that draw (the EMA when kept)
+# over RECOMPUTE_LATENTS latents; 'batch' uses the statistics of each batch drawn.
+BATCH_NORM = ('running', 'recomputed', 'batch')
+DEFAULT_BATCH_NORM = 'recomputed'
+RECOMPUTE_LATENTS = 4096
 
-  (g_params, g_batch_stats, z, labels) -> images; labels is None for unconditional models.
+
+def check_batch_norm(way):
+  if way not in BATCH_NORM:
+    raise JaxganError(f'eval.batch_norm must be one of {list(BATCH_NORM)}, not {way!r}')
+  return way
+
+
+def make_sampler(gan, batch_norm='running'):
+  """Jitted G in inference mode: (g_params, g_batch_stats, z, labels) -> images in [-1, 1].
+
+  labels is None for unconditional models. With batch_norm 'batch' each call
+  normalises with its own batch's statistics, and g_batch_stats is not used.
   """
   def sample(g_params, g_batch_stats, z, labels=None):
-    return gan.generator.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
-                               train=False, labels=labels)
+    variables = {'params': g_params, 'batch_stats': g_batch_stats}
+    if batch_norm == 'batch':
+      images, _ = gan.generator.apply(variables, z, train=True, labels=labels,
+                                      mutable=['batch_stats'])
+      return images
+    return gan.generator.apply(variables, z, train=False, labels=labels)
   return jax.jit(sample)
+
+
+def make_stats_recomputer(gan, num=RECOMPUTE_LATENTS):
+  """Jitted (g_params, g_batch_stats, key) -> G's BatchNorm statistics measured over `num` latents.
+
+  One pass in training mode with momentum 0, so each layer's stored mean and
+  variance are exactly those of its inputs over the batch of latents (labels
+  cycled through every class for a conditional model).
+  """
+  measuring = gan.generator.clone(bn_momentum=0.0)
+
+  def recompute(g_params, g_batch_stats, key):
+    z = jax.random.normal(key, (num, gan.latent_dim))
+    labels = cycled_labels(gan, num) if gan.num_classes else None
+    _, updates = measuring.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
+                                 train=True, labels=labels, mutable=['batch_stats'])
+    return updates['batch_stats']
+  return jax.jit(recompute)
+
+
+class Drawer:
+  """G as it draws samples from a state: the weights (EMA when kept) and the batch_norm way."""
+
+  def __init__(self, gan, batch_norm, seed):
+    self.batch_norm = check_batch_norm(batch_norm)
+    self._sample = make_sampler(gan, batch_norm)
+    self._recompute = make_stats_recomputer(gan) if batch_norm == 'recomputed' else None
+    self._key = jax.random.fold_in(gan_lib.rngs(seed)['sample'], 1)
+
+  def bind(self, state):
+    """(z, labels=None) -> images, for this state."""
+    params, stats = gan_lib.sample_params(state), state.g_batch_stats
+    if self._recompute is not None:
+      stats = self._recompute(params, stats, self._key)
+    return lambda z, labels=None: self._sample(params, stats, z, labels)
 
 
 def fixed_noise(gan, seed, num):
@@ -46,7 +102,7 @@ def cycled_labels(gan, n):
   return jnp.arange(n, dtype=jnp.int32) % gan.num_classes
 
 
-def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
+def generate(draw, gan, num, rng, batch_size=500):
   """(`num` samples from G in inference mode, the labels they were asked for or None).
 
   A conditional model is asked for every class in turn, so the classes are balanced.
@@ -57,8 +113,7 @@ def generate(sampler, g_params, g_batch_stats, gan, num, rng, batch_size=500):
     labels = cycled_labels(gan, -(-num // batch_size) * batch_size)
   for i in range(0, num, batch_size):
     z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
-    out.append(sampler(g_params, g_batch_stats, z,
-                       None if labels is None else labels[i:i + batch_size]))
+    out.append(draw(z, None if labels is None else labels[i:i + batch_size]))
   return jnp.concatenate(out)[:num], None if labels is None else labels[:num]
 
 
@@ -68,14 +123,28 @@ class Run:
   gan: Any
   state: Any
   workdir: pathlib.Path
+  batch_norm: str = DEFAULT_BATCH_NORM
 
   @property
   def conditional(self):
     return self.gan.num_classes > 0
 
+  @functools.cached_property
+  def draw(self):
+    """(z, labels=None) -> images, G drawing the `batch_norm` way."""
+    return Drawer(self.gan, self.batch_norm, self.config.seed).bind(self.state)
 
-def load_run(workdir, checkpoint='latest'):
-  """A run's config and the state of its `checkpoint` ('best', 'latest' or a step)."""
+
+def batch_norm_of(config):
+  """eval.batch_norm; a config saved before the setting existed draws the default way."""
+  return config.eval.get('batch_norm', DEFAULT_BATCH_NORM)
+
+
+def load_run(workdir, checkpoint='latest', batch_norm=None):
+  """A run's config and the state of its `checkpoint` ('best', 'latest' or a step).
+
+  G draws as `batch_norm` says (BATCH_NORM), by default as the run's eval.batch_norm.
+  """
   workdir = pathlib.Path(workdir)
   config = checkpointing.load_saved_config(workdir)
   if config is None:
@@ -84,8 +153,9 @@ def load_run(workdir, checkpoint='latest'):
     raise JaxganError(f'{workdir} holds a population; load one member, e.g. {workdir}/seed_0')
   gan = gan_lib.make_gan(config)
   template = gan_lib.init_state(gan, gan_lib.rngs(config.seed)['init'])
+  batch_norm = check_batch_norm(batch_norm or batch_norm_of(config))
   return Run(config, gan, checkpointing.restore_for_reading(workdir, template, str(checkpoint)),
-             workdir)
+             workdir, batch_norm)
 
 
 def generate_from(run, z, labels=None):
@@ -98,8 +168,7 @@ def generate_from(run, z, labels=None):
     labels = cycled_labels(run.gan, len(z))
   if labels is not None:
     labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (len(z),))
-  return make_sampler(run.gan)(gan_lib.sample_params(run.state), run.state.g_batch_stats, z,
-                              labels)
+  return run.draw(z, labels)
 
 
 def latents(run, num, seed=0):

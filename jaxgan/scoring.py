@@ -5,14 +5,14 @@ from jaxgan import sampling
 from jaxgan.quality import evaluator as evaluator_lib
 
 
-def evaluate_workdir(workdir, which='best'):
+def evaluate_workdir(workdir, which='best', batch_norm=None):
   """Scores a trained run: its config, its best/latest/numbered checkpoint."""
-  run = sampling.load_run(workdir, which)
+  run = sampling.load_run(workdir, which, batch_norm)
   evaluator = evaluator_lib.Evaluator(run.config, input_pipeline.load_dataset(run.config.data))
-  pixels, labels = sampling.generate(
-      sampling.make_sampler(run.gan), gan_lib.sample_params(run.state), run.state.g_batch_stats,
-      run.gan, evaluator.num_samples, gan_lib.rngs(run.config.seed)['eval'])
+  pixels, labels = sampling.generate(run.draw, run.gan, evaluator.num_samples,
+                                     gan_lib.rngs(run.config.seed)['eval'])
   return {'workdir': str(workdir), 'checkpoint': which, 'step': int(run.state.step),
+          'batch_norm': run.batch_norm,
           **evaluator.score(pixels, labels)}
 
 

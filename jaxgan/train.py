@@ -17,7 +17,6 @@ from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import parallel
 from jaxgan import run_dir
-from jaxgan import sampling
 from jaxgan import timing
 from jaxgan import update
 from jaxgan.errors import JaxganError, NonFiniteLossError
@@ -116,6 +115,18 @@ def _member(state, i, num_seeds):
   return state if num_seeds == 1 else jax.tree_util.tree_map(lambda x: x[i], state)
 
 
+def _overfitting_probe(gan, num_seeds, train_set, heldout, mesh):
+  """state -> {'d_heldout', 'd_train'} on equal numbers of unseen and training reals, or None."""
+  if heldout is None:
+    return None
+  d_probe = update.make_d_probe(gan, num_seeds)
+  n = len(heldout.images)
+  sets = jax.device_put({'d_heldout': (heldout.images, heldout.labels),
+                         'd_train': (train_set.images[:n], train_set.labels[:n])},
+                        parallel.replicated(mesh))
+  return lambda state: jax.device_get({k: d_probe(state, *v) for k, v in sets.items()})
+
+
 def _quality_line(step, m, seed=None):
   return (f'step {step}{f" seed {seed}" if seed is not None else ""}: '
           f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
@@ -140,6 +151,10 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   # Process 0 prepares (and caches) the data set before the others read it.
   dataset = parallel.primary_first(lambda: input_pipeline.load_dataset(config.data),
                                    'data set ready')
+  full_dataset = dataset
+  # Real images D never trains on: its output on them beside its output on
+  # training images says whether it memorises (logged as d_heldout / d_train).
+  dataset, heldout = input_pipeline.split_heldout(dataset, config.data.get('heldout', 0))
   num_examples, t, num_seeds = len(dataset.images), config.train, config.train.num_seeds
   total = total_steps(config, num_examples)
   gan = gan_lib.make_gan(config, total)
@@ -149,15 +164,14 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   for member_config, member_dir in configs:
     checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
                                    member_dir)
-  evaluator = (parallel.primary_first(lambda: evaluator_lib.Evaluator(config, dataset),
+  evaluator = (parallel.primary_first(lambda: evaluator_lib.Evaluator(config, full_dataset),
                                       'evaluation classifier ready')
                if config.eval.enabled else None)
   if evaluator is not None:
     log.info('sample quality: %d samples against real digits; classifier held-out accuracy '
              '%.4f; real-vs-real floor FID %.3f', evaluator.num_samples,
              evaluator.classifier_info['heldout_accuracy'], evaluator.floor['fid'])
-  sampler = sampling.make_sampler(gan)
-  members = [run_dir.Member(gan, sampler, c, w, evaluator) for c, w in configs]
+  members = [run_dir.Member(gan, c, w, evaluator) for c, w in configs]
   states, step = _restore(gan, members)
   if step:
     log.info('resuming from the checkpoint at step %d in %s', step, workdir)
@@ -168,7 +182,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       checkpointing.save_config(member.config, member.workdir)
     member.truncate(step)
     if step == 0:
-      member.grids.write(state)
+      member.draw_grid(state)
   state = _stack(states)
   data_rngs, step_rngs = (_stack([m.keys[k] for m in members]) for k in ('data', 'step'))
   log.info('training %d GAN%s on %s: %d images, %d steps of batch %d, %d %s device%s',
@@ -181,10 +195,12 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       jax.device_get((state, data_rngs, step_rngs,
                       {'image': dataset.images, 'label': dataset.labels})),
       parallel.replicated(mesh))
+  probe = _overfitting_probe(gan, num_seeds, dataset, heldout, mesh)
   if progress is not None:
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
   pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
+  hinted = False
   try:
     while step < total:
       n = next_chunk(step, total, config)
@@ -207,13 +223,19 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       if log_now:
         speed = steps_since_log / (time.perf_counter() - t0)
         epoch = step * gan.n_critic / (num_examples // t.batch_size)
+        probed = probe(state) if probe is not None else {}
         for i, member in enumerate(members):
           scalars = {k: float(np.mean(v[i])) for k, v in records.items()}
+          scalars.update({k: float(np.reshape(v, -1)[i]) for k, v in probed.items()})
           member.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed, 'epoch': epoch})
         if progress is not None:
           progress.advance(steps_since_log, {'d_loss': float(np.mean(records['d_loss'])),
                                              'g_loss': float(np.mean(records['g_loss'])),
                                              'steps_per_sec': speed})
+        if not hinted and jax.default_backend() == 'cpu' and t.get('cpu_hint', ''):
+          hinted = True
+          log.info('on this CPU the %d steps left take about %.0f minutes (%.2f steps/s); %s',
+                   total - step, (total - step) / speed / 60, speed, t.cpu_hint)
         pending, steps_since_log = [], 0
       if draw or save:
         # The steps dispatched so far count as training, not as what waits for them.
@@ -221,10 +243,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       for i, member in enumerate(members):
         if draw:
           with watch.part('grids'):
-            member.grids.write(_member(state, i, num_seeds))
+            sample_fn = member.drawer.bind(_member(state, i, num_seeds))
+            member.grids.write(sample_fn, step)
           if evaluator is not None:
             with watch.part('evaluation'):
-              m = member.evaluate(_member(state, i, num_seeds))
+              m = member.evaluate(_member(state, i, num_seeds), sample_fn)
             log.info('%s', _quality_line(step, m, member.config.seed if num_seeds > 1 else None))
         if save:
           with watch.part('checkpoints'):

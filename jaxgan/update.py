@@ -15,7 +15,7 @@ from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import parallel
 
-METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty')
+METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty', 'augment_p')
 
 
 def _scan(body, carry, xs, length=None):
@@ -47,18 +47,24 @@ def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
 _AUGMENT_STREAM = 0x61756704
 
 
-def _augment(gan, key, x):
+def _augment_p(state):
+  """The probability of each augmentation op: ADA's, or 1."""
+  p = getattr(state, 'augment_p', None)
+  return jnp.ones(()) if p is None else p
+
+
+def _augment(gan, key, x, p):
   """D's view of a batch: gan.augment's ops (DiffAugment), or x itself when off."""
   # fold_in leaves the keys of a run without augmentation exactly as they were.
-  return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment)
+  return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment, p)
 
 
 def d_update(gan, state, real, labels, fake, key):
   """One D update on a real batch and G's fakes (which carry the real batch's labels)."""
   drop_key, eps_key = jax.random.split(key)
   fake = jax.lax.stop_gradient(fake)
-  real = _augment(gan, jax.random.fold_in(key, 0), real)
-  fake = _augment(gan, jax.random.fold_in(key, 1), fake)
+  real = _augment(gan, jax.random.fold_in(key, 0), real, _augment_p(state))
+  fake = _augment(gan, jax.random.fold_in(key, 1), fake, _augment_p(state))
 
   def objective(d_params):
     # One call on real and fake together; D has no batch statistics to mix.
@@ -89,7 +95,8 @@ def d_update(gan, state, real, labels, fake, key):
   metrics = {'d_loss': loss, 'penalty': penalty,
              'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
              'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
-             'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits)}
+             'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits),
+             'real_sign': jnp.mean(jnp.sign(real_logits))}
   return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
                        d_opt_state=d_opt_state), metrics
 
@@ -133,19 +140,28 @@ def train_step(gan, state, batch, rng):
 
   critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
   g_loss, d_fake_grad = jax.value_and_grad(
-      lambda f: gan.g_loss_fn(critic(_augment(gan, g_drop_key, f))))(fake)
+      lambda f: gan.g_loss_fn(critic(_augment(gan, g_drop_key, f, _augment_p(state)))))(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
   ema = state.ema_g_params
   if ema is not None:
-    ema = optax.incremental_update(g_params, ema, step_size=1.0 - gan.ema_decay)
+    # Warmed up as TensorFlow's ExponentialMovingAverage(num_updates) does, so the
+    # average does not keep the untrained weights for the first ~1/(1 - decay) steps.
+    decay = jnp.minimum(gan.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+    ema = optax.incremental_update(g_params, ema, step_size=1.0 - decay)
 
-  new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
-                            g_opt_state=g_opt_state, ema_g_params=ema)
   # D's metrics averaged over its n_critic updates.
   metrics = jax.tree_util.tree_map(lambda *x: jnp.mean(jnp.concatenate(x)), *d_metrics)
-  return new_state, {**metrics, 'g_loss': g_loss}
+  adaptive = {}
+  if gan.augment_target > 0:
+    adaptive['augment_p'] = augment.adapt_probability(
+        state.augment_p, metrics['real_sign'], gan.augment_target, batch_size * gan.n_critic,
+        gan.augment_speed)
+  new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
+                            g_opt_state=g_opt_state, ema_g_params=ema, **adaptive)
+  logged_p = _augment_p(state) if gan.augment else jnp.zeros(())
+  return new_state, {**metrics, 'g_loss': g_loss, 'augment_p': logged_p}
 
 
 def make_train_step(gan):
@@ -208,3 +224,18 @@ def make_train_chunk(gan, batch_size, mesh=None, num_seeds=1):
         state, data_rng, step_rng)
   return jax.jit(chunk, static_argnums=4, donate_argnums=0,
                  out_shardings=parallel.replicated(mesh))
+
+
+def make_d_probe(gan, num_seeds=1):
+  """Jitted (state, uint8 images, labels) -> mean D(x) (a probability), D in inference mode.
+
+  D's output on real images it trains on beside its output on real images it
+  never sees is the overfitting signal of Karras et al. 2020.
+  """
+  def probe(state, images, labels):
+    logits = gan.discriminator.apply(
+        {'params': state.d_params, 'batch_stats': state.d_batch_stats},
+        input_pipeline.to_pixels(images), train=False,
+        labels=labels if gan.num_classes else None)
+    return jnp.mean(jax.nn.sigmoid(logits))
+  return jax.jit(probe if num_seeds == 1 else jax.vmap(probe, in_axes=(0, None, None)))

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from jaxgan import augment
+from jaxgan import gan as gan_lib
 from jaxgan import train
+from jaxgan import update
 from jaxgan.errors import JaxganError
 
 
@@ -106,3 +108,38 @@ def test_augmented_training_resumes_bit_exactly(config, tmp_path):
   # Augmentation changed what both networks learned.
   assert not np.array_equal(jax.tree_util.tree_leaves(whole.g_params)[0],
                             jax.tree_util.tree_leaves(plain.g_params)[0])
+
+
+def test_ada_probability_moves_towards_the_target_and_stays_in_range():
+  step = 64 / 1000
+  assert float(augment.adapt_probability(0.5, 0.9, 0.6, 64, 1000)) == pytest.approx(0.5 + step)
+  assert float(augment.adapt_probability(0.5, 0.2, 0.6, 64, 1000)) == pytest.approx(0.5 - step)
+  assert float(augment.adapt_probability(0.0, -1.0, 0.6, 64, 1000)) == 0.0
+  assert float(augment.adapt_probability(0.99, 1.0, 0.6, 64, 1000)) == 1.0
+
+
+@pytest.mark.parametrize('bias, direction', [(20.0, 1), (-20.0, -1)])
+def test_ada_in_the_step_follows_a_synthetic_overfitting_signal(config, bias, direction):
+  # D's last bias pinned far from 0 makes r_t = E[sign(D(real))] +1 (sure of every
+  # real: overfitting) or -1: p must rise, or fall, by one batch's worth per step.
+  config.gan.augment = 'translation'
+  config.gan.augment_target = 0.6
+  config.gan.augment_speed = 3200
+  gan = gan_lib.make_gan(config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  assert float(state.augment_p) == 0.0
+  head = sorted(state.d_params)[-1]
+  d_params = dict(state.d_params)
+  d_params[head] = {**d_params[head], 'bias': jnp.full_like(d_params[head]['bias'], bias)}
+  state = state.replace(d_params=d_params, augment_p=jnp.asarray(0.5))
+  images = jax.random.uniform(jax.random.PRNGKey(1), (1, 32, 28, 28, 1), minval=-1, maxval=1)
+  batch = {'image': images, 'label': jnp.zeros((1, 32), jnp.int32)}
+  new, metrics = jax.jit(lambda s: update.train_step(gan, s, batch, jax.random.PRNGKey(2)))(state)
+  assert float(metrics['augment_p']) == pytest.approx(0.5)
+  assert float(new.augment_p) == pytest.approx(0.5 + direction * 32 / 3200)
+
+
+def test_ada_without_ops_is_refused(config):
+  config.gan.augment_target = 0.6
+  with pytest.raises(JaxganError, match="gan.augment_target adapts"):
+    gan_lib.make_gan(config)

@@ -150,3 +150,13 @@ def test_a_workdir_written_before_the_module_split_resumes(config, tmp_path):
   whole = train.train_and_evaluate(config, tmp_path / 'whole')
   for a, b in zip(_leaves(whole), _leaves(resumed)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cpu_run_says_how_long_it_will_take_and_names_the_hint(config, tmp_path, caplog):
+  config.train.cpu_hint = 'try configs/mnist_cpu.py'
+  with caplog.at_level('INFO', logger='jaxgan'):
+    train.train_and_evaluate(config, tmp_path)
+  said = [r.getMessage() for r in caplog.records if 'on this CPU' in r.getMessage()]
+  assert len(said) == 1   # once, at the first log line (step 2 of 8)
+  assert said[0].startswith('on this CPU the 6 steps left take about ')
+  assert said[0].endswith('steps/s); try configs/mnist_cpu.py')

@@ -132,16 +132,21 @@ def test_spectral_norm_state_advances_inside_the_train_step(config):
   assert len(before) == 2 and all(not np.allclose(after[k], before[k]) for k in before)
 
 
-def test_ema_follows_its_formula(config):
+@pytest.mark.parametrize('step, decay', [(0, 0.1), (5, 0.4), (1000, 0.9)])
+def test_ema_follows_its_formula_with_warmup(config, step, decay):
+  # decay_t = min(gan.ema_decay, (1 + t) / (10 + t)): at step 0 the average mostly follows G.
   gan = gan_lib.make_gan(_small(config, **{'gan.ema_decay': 0.9}))
   state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
-  old_ema = jax.tree_util.tree_map(np.array, state.ema_g_params)
-  np.testing.assert_array_equal(jax.tree_util.tree_leaves(old_ema)[0],
+  np.testing.assert_array_equal(jax.tree_util.tree_leaves(state.ema_g_params)[0],
                                 jax.tree_util.tree_leaves(state.g_params)[0])
+  state = state.replace(step=jnp.asarray(step, jnp.int32), ema_g_params=jax.tree_util.tree_map(
+      lambda p: p + 0.5, state.ema_g_params))
+  old_ema = jax.tree_util.tree_map(np.array, state.ema_g_params)
   new, _ = _step(gan, state, _batch(config))
   for ema, old, g in zip(*(jax.tree_util.tree_leaves(t)
                            for t in (new.ema_g_params, old_ema, new.g_params))):
-    np.testing.assert_allclose(ema, 0.9 * old + 0.1 * np.asarray(g), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ema, decay * old + (1 - decay) * np.asarray(g), rtol=1e-5,
+                               atol=1e-6)
   assert gan_lib.sample_params(new) is new.ema_g_params
 
 

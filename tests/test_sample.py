@@ -25,6 +25,9 @@ def _trained_config():
   # the raw weights, or from an older checkpoint, differ from the right ones by several levels.
   config.gan.ema_decay = 0.5
   config.optimizer.g_learning_rate = 5e-3
+  # Drawn with the saved running statistics, so G applied by hand to the checkpoint is the
+  # reference (tests/test_inference_modes.py checks the other ways).
+  config.eval.batch_norm = 'running'
   return config
 
 

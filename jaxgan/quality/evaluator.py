@@ -5,6 +5,7 @@ samples, each beside the same metric between two disjoint real sets of the
 same size (the floor), so that a number means something.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -19,12 +20,14 @@ _KID_SEED = 7
 class Evaluator:
   """Scores batches of samples against a fixed real reference set."""
 
-  def __init__(self, config, dataset):
+  def __init__(self, config, dataset, reference_seed=None):
+    """`reference_seed` draws another real reference set and floor set (default: the fixed ones)."""
     e = config.eval
     self.apply, self.classifier_info = features.load_or_train(dataset, e, config.data.cache_dir)
     n = len(dataset.images)
     self.num_samples = min(e.num_samples, n // 2)
-    perm = features.fixed_permutation(n)
+    perm = (features.fixed_permutation(n) if reference_seed is None else
+            np.asarray(jax.random.permutation(jax.random.PRNGKey(reference_seed), n)))
     reference = input_pipeline.to_pixels(jnp.asarray(dataset.images[perm[:self.num_samples]]))
     other = input_pipeline.to_pixels(
         jnp.asarray(dataset.images[perm[self.num_samples:2 * self.num_samples]]))
