@@ -41,11 +41,12 @@ def save_gif(frame_paths, out_path, duration_ms=200):
 
 
 def plot_losses(records, out_path):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  # A Figure without pyplot: no backend is chosen or changed, so a notebook that
+  # trains keeps drawing its own plots inline afterwards.
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   records = [r for r in records if 'd_loss' in r]
-  fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+  fig = Figure(figsize=(10, 3.5))
+  ax1, ax2 = fig.subplots(1, 2)
   steps = [r['step'] for r in records]
   for key in ('d_loss', 'g_loss'):
     ax1.plot(steps, [r[key] for r in records], label=key)
@@ -58,7 +59,6 @@ def plot_losses(records, out_path):
     ax.grid(alpha=0.3)
   fig.tight_layout()
   fig.savefig(out_path, dpi=100)
-  plt.close(fig)
 
 
 def sample_paths(workdir):

@@ -160,3 +160,18 @@ def test_a_cpu_run_says_how_long_it_will_take_and_names_the_hint(config, tmp_pat
   assert len(said) == 1   # once, at the first log line (step 2 of 8)
   assert said[0].startswith('on this CPU the 6 steps left take about ')
   assert said[0].endswith('steps/s); try configs/mnist_cpu.py')
+
+
+def test_the_loss_plot_leaves_matplotlib_s_backend_alone(tmp_path):
+  # A notebook that trains must still show its own plots afterwards.
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  from jaxgan import visualize  # pylint: disable=g-import-not-at-top
+  before = matplotlib.get_backend()
+  matplotlib.use('svg')   # stands for the notebook's inline backend
+  try:
+    visualize.plot_losses([{'step': s, 'd_loss': 1.0, 'g_loss': 0.5, 'd_real': 0.6,
+                            'd_fake': 0.4} for s in (1, 2)], tmp_path / 'losses.png')
+    assert matplotlib.get_backend() == 'svg'
+  finally:
+    matplotlib.use(before)
+  assert (tmp_path / 'losses.png').stat().st_size > 0
