@@ -24,7 +24,7 @@ from jaxgan.quality import evaluator as evaluator_lib
 
 def _scores(run, evaluator, weights, way, sample_seeds):
   state = run.state if weights == 'ema' else dataclasses.replace(run.state, ema_g_params=None)
-  draw = sampling.Drawer(run.gan, way, run.config.seed).bind(state)
+  draw = sampling.Drawer(run.gan, way).bind(state, run.config.seed)
   out = []
   for seed in sample_seeds:
     pixels, labels = sampling.generate(draw, run.gan, evaluator.num_samples,

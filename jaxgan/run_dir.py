@@ -78,7 +78,7 @@ class FixedNoiseGrids:
 class Member:
   """One member of the run: its config, workdir, checkpoints, metrics and grids."""
 
-  def __init__(self, gan, config, workdir, evaluator):
+  def __init__(self, gan, config, workdir, evaluator, drawer):
     self.config, self.workdir = config, workdir
     self.keys = gan_lib.rngs(config.seed)
     self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
@@ -86,11 +86,14 @@ class Member:
     self.writer = (metric_writers.MetricWriter(workdir) if parallel.is_primary()
                    else metric_writers.NullWriter())
     self.grids = FixedNoiseGrids(gan, config, workdir, self.writer)
-    self.drawer = sampling.Drawer(gan, sampling.batch_norm_of(config), config.seed)
-    self._gan, self._evaluator = gan, evaluator
+    self._gan, self._evaluator, self._drawer = gan, evaluator, drawer
+
+  def draw(self, state):
+    """(z, labels=None) -> images of this member's G at `state`."""
+    return self._drawer.bind(state, self.config.seed)
 
   def draw_grid(self, state):
-    return self.grids.write(self.drawer.bind(state), state.step)
+    return self.grids.write(self.draw(state), state.step)
 
   def evaluate(self, state, draw):
     """Scores `draw` (the state's G), logs the metrics, keeps the best checkpoint by FID."""

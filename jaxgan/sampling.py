@@ -69,19 +69,21 @@ def make_stats_recomputer(gan, num=RECOMPUTE_LATENTS):
 
 
 class Drawer:
-  """G as it draws samples from a state: the weights (EMA when kept) and the batch_norm way."""
+  """G as it draws samples from a state: the weights (EMA when kept) and the batch_norm way.
 
-  def __init__(self, gan, batch_norm, seed):
+  One Drawer (its jitted functions compiled once) serves every member of a population.
+  """
+
+  def __init__(self, gan, batch_norm):
     self.batch_norm = check_batch_norm(batch_norm)
     self._sample = make_sampler(gan, batch_norm)
     self._recompute = make_stats_recomputer(gan) if batch_norm == 'recomputed' else None
-    self._key = jax.random.fold_in(gan_lib.rngs(seed)['sample'], 1)
 
-  def bind(self, state):
-    """(z, labels=None) -> images, for this state."""
+  def bind(self, state, seed):
+    """(z, labels=None) -> images, for this state of the run with this seed."""
     params, stats = gan_lib.sample_params(state), state.g_batch_stats
     if self._recompute is not None:
-      stats = self._recompute(params, stats, self._key)
+      stats = self._recompute(params, stats, jax.random.fold_in(gan_lib.rngs(seed)['sample'], 1))
     return lambda z, labels=None: self._sample(params, stats, z, labels)
 
 
@@ -132,7 +134,7 @@ class Run:
   @functools.cached_property
   def draw(self):
     """(z, labels=None) -> images, G drawing the `batch_norm` way."""
-    return Drawer(self.gan, self.batch_norm, self.config.seed).bind(self.state)
+    return Drawer(self.gan, self.batch_norm).bind(self.state, self.config.seed)
 
 
 def batch_norm_of(config):

@@ -17,12 +17,16 @@ from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import parallel
 from jaxgan import run_dir
+from jaxgan import sampling
 from jaxgan import timing
 from jaxgan import update
 from jaxgan.errors import JaxganError, NonFiniteLossError
 from jaxgan.quality import evaluator as evaluator_lib
 
 log = logging.getLogger(__name__)
+
+# D's output is probed on at most this many held-out and training images, in one batch.
+_PROBE_IMAGES = 2000
 
 
 def _validate(config):
@@ -120,8 +124,8 @@ def _overfitting_probe(gan, num_seeds, train_set, heldout, mesh):
   if heldout is None:
     return None
   d_probe = update.make_d_probe(gan, num_seeds)
-  n = len(heldout.images)
-  sets = jax.device_put({'d_heldout': (heldout.images, heldout.labels),
+  n = min(len(heldout.images), _PROBE_IMAGES)
+  sets = jax.device_put({'d_heldout': (heldout.images[:n], heldout.labels[:n]),
                          'd_train': (train_set.images[:n], train_set.labels[:n])},
                         parallel.replicated(mesh))
   return lambda state: jax.device_get({k: d_probe(state, *v) for k, v in sets.items()})
@@ -171,7 +175,8 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
     log.info('sample quality: %d samples against real digits; classifier held-out accuracy '
              '%.4f; real-vs-real floor FID %.3f', evaluator.num_samples,
              evaluator.classifier_info['heldout_accuracy'], evaluator.floor['fid'])
-  members = [run_dir.Member(gan, c, w, evaluator) for c, w in configs]
+  drawer = sampling.Drawer(gan, sampling.batch_norm_of(config))
+  members = [run_dir.Member(gan, c, w, evaluator, drawer) for c, w in configs]
   states, step = _restore(gan, members)
   if step:
     log.info('resuming from the checkpoint at step %d in %s', step, workdir)
@@ -200,7 +205,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
   pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
-  hinted = False
+  logs_seen = 0
   try:
     while step < total:
       n = next_chunk(step, total, config)
@@ -232,8 +237,9 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
           progress.advance(steps_since_log, {'d_loss': float(np.mean(records['d_loss'])),
                                              'g_loss': float(np.mean(records['g_loss'])),
                                              'steps_per_sec': speed})
-        if not hinted and jax.default_backend() == 'cpu' and t.get('cpu_hint', ''):
-          hinted = True
+        logs_seen += 1
+        # At the second log line: the first window's speed includes compilation.
+        if logs_seen == 2 and jax.default_backend() == 'cpu' and t.get('cpu_hint', ''):
           log.info('on this CPU the %d steps left take about %.0f minutes (%.2f steps/s); %s',
                    total - step, (total - step) / speed / 60, speed, t.cpu_hint)
         pending, steps_since_log = [], 0
@@ -243,7 +249,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       for i, member in enumerate(members):
         if draw:
           with watch.part('grids'):
-            sample_fn = member.drawer.bind(_member(state, i, num_seeds))
+            sample_fn = member.draw(_member(state, i, num_seeds))
             member.grids.write(sample_fn, step)
           if evaluator is not None:
             with watch.part('evaluation'):

@@ -29,6 +29,20 @@ def test_resume_is_allowed_when_the_state_structure_stays(config, tmp_path, key,
   checkpointing.check_compatible(saved, config, tmp_path)
 
 
+@pytest.mark.parametrize('before, after', [(0.0, 0.6), (0.6, 0.0)])
+def test_turning_ada_on_or_off_is_refused_on_resume(config, tmp_path, before, after):
+  config.gan.augment = 'translation'
+  config.gan.augment_target = before
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  config.gan.augment_target = 0.5 if before else 0.0
+  checkpointing.check_compatible(saved, config, tmp_path)   # same on/off: allowed
+  config.gan.augment_target = after
+  with pytest.raises(JaxganError, match=r'ADA \(gan.augment_target > 0\): '
+                                        f'{before > 0} -> {after > 0}'):
+    checkpointing.check_compatible(saved, config, tmp_path)
+
+
 def test_only_the_last_max_checkpoints_are_kept(config, tmp_path):
   config.train.checkpoint_every = 2
   config.train.max_checkpoints = 2

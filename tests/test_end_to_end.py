@@ -157,8 +157,8 @@ def test_a_cpu_run_says_how_long_it_will_take_and_names_the_hint(config, tmp_pat
   with caplog.at_level('INFO', logger='jaxgan'):
     train.train_and_evaluate(config, tmp_path)
   said = [r.getMessage() for r in caplog.records if 'on this CPU' in r.getMessage()]
-  assert len(said) == 1   # once, at the first log line (step 2 of 8)
-  assert said[0].startswith('on this CPU the 6 steps left take about ')
+  assert len(said) == 1   # once, at the second log line (step 4 of 8)
+  assert said[0].startswith('on this CPU the 4 steps left take about ')
   assert said[0].endswith('steps/s); try configs/mnist_cpu.py')
 
 

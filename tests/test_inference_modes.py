@@ -43,17 +43,17 @@ def test_each_way_draws_with_its_own_statistics(trained):
   gan, state = trained
   z = jax.random.normal(jax.random.PRNGKey(3), (64, gan.latent_dim))
   params = gan_lib.sample_params(state)
-  running = sampling.Drawer(gan, 'running', 0).bind(state)(z)
+  running = sampling.Drawer(gan, 'running').bind(state, 0)(z)
   np.testing.assert_allclose(running, gan.generator.apply(
       {'params': params, 'batch_stats': state.g_batch_stats}, z, train=False), atol=1e-6)
-  recomputed = sampling.Drawer(gan, 'recomputed', 0).bind(state)(z)
+  recomputed = sampling.Drawer(gan, 'recomputed').bind(state, 0)(z)
   stats = sampling.make_stats_recomputer(gan)(params, state.g_batch_stats,
                                               jax.random.fold_in(gan_lib.rngs(0)['sample'], 1))
   np.testing.assert_allclose(recomputed, gan.generator.apply(
       {'params': params, 'batch_stats': stats}, z, train=False), atol=1e-6)
-  batch = sampling.Drawer(gan, 'batch', 0).bind(state)(z)
+  batch = sampling.Drawer(gan, 'batch').bind(state, 0)(z)
   # Batch statistics: an image depends on the rest of its batch.
-  assert not np.allclose(batch[:8], sampling.Drawer(gan, 'batch', 0).bind(state)(z[:8]), atol=1e-4)
+  assert not np.allclose(batch[:8], sampling.Drawer(gan, 'batch').bind(state, 0)(z[:8]), atol=1e-4)
   assert not np.allclose(running, recomputed, atol=1e-3)
 
 

@@ -197,7 +197,7 @@ def test_score_reports_label_accuracy_for_the_asked_labels(evaluator):
 def test_untrained_generator_scores_far_above_the_floor(evaluator, mnist_eval_config):
   gan = gan_lib.make_gan(mnist_eval_config)
   state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
-  draw = sampling.Drawer(gan, 'running', 0).bind(state)
+  draw = sampling.Drawer(gan, 'running').bind(state, 0)
   pixels, labels = sampling.generate(draw, gan, 1000, jax.random.PRNGKey(1))
   assert labels is None and pixels.shape == (1000, 28, 28, 1)
   m = evaluator.score(pixels)
