@@ -239,7 +239,8 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
                                              'steps_per_sec': speed})
         logs_seen += 1
         # At the second log line: the first window's speed includes compilation.
-        if logs_seen == 2 and jax.default_backend() == 'cpu' and t.get('cpu_hint', ''):
+        if (logs_seen == 2 and step < total and jax.default_backend() == 'cpu'
+            and t.get('cpu_hint', '')):
           log.info('on this CPU the %d steps left take about %.0f minutes (%.2f steps/s); %s',
                    total - step, (total - step) / speed / 60, speed, t.cpu_hint)
         pending, steps_since_log = [], 0
