@@ -123,11 +123,10 @@ def check_compatible(saved, config, workdir):
   covered = lambda k: any(k == key or k.startswith(key + '.') for key in _ARCHITECTURE_KEYS)
   diffs = sorted(k for k in set(old) | set(new) if covered(k) and old.get(k) != new.get(k))
   # ADA keeps its probability in the state: turning it on or off changes the state's structure.
-  adaptive = lambda c: c.gan.get('augment_target', 0.0) > 0
-  old['ADA (gan.augment_target > 0)'], new['ADA (gan.augment_target > 0)'] = (
-      adaptive(saved), adaptive(config))
-  if adaptive(saved) != adaptive(config):
-    diffs.append('ADA (gan.augment_target > 0)')
+  ada = 'ADA (gan.augment_target > 0)'
+  old[ada], new[ada] = (c.gan.get('augment_target', 0.0) > 0 for c in (saved, config))
+  if old[ada] != new[ada]:
+    diffs.append(ada)
   if diffs:
     detail = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diffs)
     raise JaxganError(f'{workdir} holds a run with a different architecture ({detail}); '

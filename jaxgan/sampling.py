@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpointing
+from jaxgan import defaults
 from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan.errors import JaxganError
@@ -24,7 +25,7 @@ from jaxgan.errors import JaxganError
 # layer's mean and variance afresh with the weights that draw (the EMA when kept)
 # over RECOMPUTE_LATENTS latents; 'batch' uses the statistics of each batch drawn.
 BATCH_NORM = ('running', 'recomputed', 'batch')
-DEFAULT_BATCH_NORM = 'recomputed'
+DEFAULT_BATCH_NORM = defaults.get_config().eval.batch_norm   # one source: defaults.py
 RECOMPUTE_LATENTS = 4096
 
 
