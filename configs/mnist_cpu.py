@@ -5,8 +5,10 @@ What differs from the tutorial (configs/mnist.py), and why:
 - G 128-64-32 and D 32-64 channels (the tutorial's 256-128-64 and 64-128): a step costs a
   fraction of the tutorial's on a CPU, and on 28x28 digits these widths are not what limits
   quality in a few thousand steps.
-- batch 64, Adam 5e-4 with beta1 0.5 (the DCGAN paper's beta1; the rate above its 2e-4):
-  the tutorial's batch 256 at 1e-4 needs far more steps than a CPU gives in minutes.
+- batch 64, Adam 1e-3 with beta1 0.5 (the DCGAN paper's beta1) and beta2 0.99: the
+  tutorial's batch 256 at 1e-4 needs far more steps than a CPU gives in minutes, and over
+  three seeds this rate beat 5e-4 with beta2 0.999 at every seed (FID 23.1 +- 2.2 against
+  29.6 +- 2.6 at step 3,000; docs/quality.md#configsmnist_cpupy).
 - hinge loss with spectral normalisation of D (Miyato et al. 2018), no dropout in D,
   LeakyReLU 0.2: a D whose gradients stay bounded at the larger learning rate.
 - an EMA of G's weights (0.999, warmed up), drawn with BatchNorm statistics recomputed for
@@ -15,13 +17,12 @@ What differs from the tutorial (configs/mnist.py), and why:
 - 3,000 steps, scored every 500.
 """
 from jaxgan import defaults
-from jaxgan import input_pipeline
 
 
 def get_config():
   config = defaults.get_config()
   config.data.source = 'idx'
-  config.data.path = str(input_pipeline.BUNDLED_MNIST_DIR)
+  config.data.path = str(defaults.BUNDLED_MNIST_DIR)
   config.data.split = 't10k'
   config.model.g_features = (128, 64, 32)
   config.model.d_features = (32, 64)
@@ -29,9 +30,10 @@ def get_config():
   config.model.leaky_relu_slope = 0.2
   config.model.spectral_norm = True
   config.loss = 'hinge'
-  config.optimizer.g_learning_rate = 5e-4
-  config.optimizer.d_learning_rate = 5e-4
+  config.optimizer.g_learning_rate = 1e-3
+  config.optimizer.d_learning_rate = 1e-3
   config.optimizer.b1 = 0.5
+  config.optimizer.b2 = 0.99
   config.gan.ema_decay = 0.999
   config.eval.batch_norm = 'recomputed'
   config.train.batch_size = 64

@@ -5,14 +5,13 @@ JAXGAN_NOTEBOOK_STEPS sets the number of steps (CI runs the notebooks with a few
 import os
 
 from jaxgan import defaults
-from jaxgan import input_pipeline
 
 
 def get_config():
   config = defaults.get_config()
   steps = int(os.environ.get('JAXGAN_NOTEBOOK_STEPS', '800'))
   config.data.source = 'idx'
-  config.data.path = str(input_pipeline.BUNDLED_MNIST_DIR)
+  config.data.path = str(defaults.BUNDLED_MNIST_DIR)
   config.data.split = 't10k'
   config.model.latent_dim = 32
   config.model.g_features = (64, 32, 16)

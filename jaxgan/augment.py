@@ -18,7 +18,7 @@ adapted while training (ADA, Karras et al. 2020) when gan.augment_target > 0.
 import jax
 import jax.numpy as jnp
 
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError
 
 BACKGROUND = -1.0
 TRANSLATION_RATIO = 0.125
@@ -97,7 +97,7 @@ def parse_policy(policy):
   ops = tuple(p.strip() for p in policy.split(',') if p.strip())
   unknown = [p for p in ops if p not in OPS]
   if unknown:
-    raise JaxganError(f'gan.augment: unknown op(s) {unknown}; choose from {sorted(OPS)} '
+    raise ConfigError(f'gan.augment: unknown op(s) {unknown}; choose from {sorted(OPS)} '
                       "(comma-separated, '' = off)")
   return ops
 

@@ -1,19 +1,29 @@
 """Orbax checkpoints of the whole TrainState, and the run's config beside them."""
+import contextlib
+import datetime
 import json
+import os
 import pathlib
 
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
-from jaxgan.errors import JaxganError
+from jaxgan import files
+from jaxgan.errors import DISK_ERRNOS, DiskError, JaxganError
 
 CONFIG_FILE = 'config.json'
+# The name under which StandardSave stores the state inside a step's folder.
+_ITEM = 'default'
 # Keys whose change alters the structure or meaning of the saved state: the
 # networks, the optimizer's state (its kind, clipping and schedule add parts)
 # and whether G's weight average is kept.
 _ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
                       'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
+# Keys that decide which images, in which order and under which loss the saved
+# steps were trained: changing them mid-run makes a run that no config describes.
+_TRAINING_KEYS = ('seed', 'data', 'loss', 'train.batch_size')
+HISTORY_FILE = 'config_history.jsonl'
 
 
 def process_local_checkpointer():
@@ -81,55 +91,227 @@ def restore_for_reading(workdir, template, which):
   return restore(manager, template, step)
 
 
+def _disk_error(error):
+  """The OS's words for a disk fault somewhere in `error`'s chain or text, or None."""
+  seen, e = set(), error
+  while e is not None and id(e) not in seen:
+    if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+      return e.strerror
+    seen.add(id(e))
+    e = e.__cause__ or e.__context__
+  # TensorStore's errors are plain exceptions that quote the OS's message.
+  return next((os.strerror(n) for n in DISK_ERRNOS if os.strerror(n) in str(error)), None)
+
+
+def committed_steps(folder):
+  """The steps whose checkpoints in `folder` have committed (Orbax renames them on commit)."""
+  folder = pathlib.Path(folder)
+  return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+
+
+@contextlib.contextmanager
+def _disk_faults_as_one_line(manager, step):
+  """Turns a disk fault while saving `step` (None: unknown) into one DiskError line."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except
+    why = _disk_error(e)
+    if why is None:
+      raise
+    what = f'checkpoint {step}' if step is not None else 'a checkpoint'
+    raise DiskError(f'cannot write {what} in {manager.directory}: {why}') from None
+
+
+def intact(workdir):
+  """'checkpoints 10, 20 intact': what a run in `workdir` stopped by a disk fault resumes from."""
+  workdir = pathlib.Path(workdir)
+  # A population's members checkpoint the same steps; the first one speaks for all.
+  folders = [workdir / 'checkpoints'] + sorted(workdir.glob('seed_*/checkpoints'))
+  steps = next((s for s in map(committed_steps, folders) if s), [])
+  if not steps:
+    return 'no checkpoint written yet'
+  return f'checkpoint{"s" if len(steps) > 1 else ""} {", ".join(map(str, steps))} intact'
+
+
 def save(manager, state, metrics=None):
-  manager.save(int(state.step), args=ocp.args.StandardSave(state), metrics=metrics)
+  """Starts writing `state` (in the background with one process); a disk fault is one line."""
+  step = int(state.step)
+  with _disk_faults_as_one_line(manager, step):
+    manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
+
+
+def close(manager):
+  """Ends the manager's background work; a disk fault of its last save is one line."""
+  with _disk_faults_as_one_line(manager, None):
+    manager.close()
+
+
+def wait(manager, step):
+  """Waits for the save of `step` in progress to be on disk; a disk fault is one line."""
+  with _disk_faults_as_one_line(manager, step):
+    manager.wait_until_finished()
+
+
+class CorruptCheckpoint(JaxganError):
+  """A checkpoint whose files cannot be read, though its structure is the model's."""
+
+  def __init__(self, step, reason):
+    super().__init__(f'checkpoint {step} cannot be read: {reason}')
+    self.step = step
+
+
+def _leaf_name(path):
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
+
+
+def _structure(tree):
+  """{'g_params/Dense_0/kernel': ((shape), 'dtype'), ...} of a state or of saved metadata."""
+  return {_leaf_name(path): (tuple(leaf.shape), str(leaf.dtype))
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def saved_structure(manager, step):
+  """The structure recorded in checkpoint `step`'s metadata, or None if that cannot be read."""
+  try:
+    structure = _structure(ocp.StandardCheckpointHandler().metadata(step_dir(manager, step) / _ITEM))
+  except Exception:  # pylint: disable=broad-except
+    # Whatever a damaged metadata file makes Orbax raise, the answer is the same.
+    return None
+  return structure or None
+
+
+def _reason(error):
+  """One line of what went wrong, without the TensorStore spec Orbax appends."""
+  text = str(error).split('See full TensorStore details')[0]
+  text = ' '.join(text.split())[:160].rstrip(' .:')
+  return f'{type(error).__name__}: {text}' if text else type(error).__name__
+
+
+def step_dir(manager, step):
+  return pathlib.Path(manager.directory) / str(step)
 
 
 def restore(manager, template, step=None):
-  """Restores `step` (default latest) into the structure of `template`; None if absent."""
+  """Restores `step` (default latest) into the structure of `template`; None if absent.
+
+  Raises CorruptCheckpoint when the files cannot be read but the recorded
+  structure is the template's (or unreadable): an I/O fault, not a new model.
+  """
   step = manager.latest_step() if step is None else step
   if step is None:
     return None
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template)
   try:
     return manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  except (ValueError, KeyError, TypeError) as e:
-    raise JaxganError(
-        f'checkpoint {step} in {manager.directory} does not fit this config\'s model '
-        f'({type(e).__name__}); use another --workdir') from None
+  except Exception as e:  # pylint: disable=broad-except
+    # Orbax and TensorStore raise many kinds; the saved structure tells which case this is.
+    saved = saved_structure(manager, step)
+    if saved is None:
+      raise CorruptCheckpoint(step, 'the record of its arrays (_METADATA) is missing or damaged') from None
+    if saved != _structure(abstract):
+      raise JaxganError(
+          f'checkpoint {step} in {manager.directory} does not fit this config\'s model '
+          '(its saved arrays have other names or shapes); use another --workdir') from None
+    raise CorruptCheckpoint(step, _reason(e)) from None
+
+
+def set_aside(manager, step):
+  """Renames checkpoint `step` to `STEP.corrupt` (kept for inspection, no longer a step)."""
+  source = step_dir(manager, step)
+  target = source.with_name(f'{step}.corrupt')
+  n = 1
+  while target.exists():
+    n += 1
+    target = source.with_name(f'{step}.corrupt{n}')
+  source.rename(target)
+  manager.reload()
+  return target
 
 
 def load_saved_config(workdir):
+  """The config the run in `workdir` trains with now: config.json and the changes since, or None."""
   path = pathlib.Path(workdir) / CONFIG_FILE
   if not path.is_file():
     return None
   try:
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
+    tree = json.loads(path.read_text())
   except (OSError, ValueError) as e:
     raise JaxganError(f'{path} is not a readable config: {e}') from None
-  if 'gan' not in config:
+  if 'gan' not in tree:
     # Runs from before the GAN-family settings keep a state without spectral-norm
     # vectors or EMA weights, which this version's TrainState cannot hold.
     raise JaxganError(f'{workdir} was written by an older jaxgan (its config has no gan.* '
                       'settings) whose checkpoints this version cannot read; start a new --workdir')
-  return config
+  for record in files.read_jsonl(pathlib.Path(workdir) / HISTORY_FILE):
+    for key, (_, value) in record['changes'].items():
+      *parents, name = key.split('.')
+      node = tree
+      for parent in parents:
+        node = node.setdefault(parent, {})
+      node[name] = value
+  return ml_collections.ConfigDict(tree)
+
+
+def check_training_settings(saved, config, workdir):
+  """Refuses to resume with other data, seed, loss or batch size, unless allowed."""
+  if saved is None or config.train.allow_config_change:
+    return
+  diffs = _diffs(saved, config, _TRAINING_KEYS)
+  if diffs:
+    raise JaxganError(
+        f'{workdir} holds steps trained with other settings ({_describe(diffs)}); resume with '
+        'the same ones, or pass --config.train.allow_config_change=True to go on with the new '
+        f'ones (the change is recorded in {HISTORY_FILE})')
+
+
+def record_config(config, workdir, step):
+  """config.json for a run that starts; for a resumed one, its changes appended to the history.
+
+  config.json keeps the config a run started with; each resume that changes
+  anything appends {'step', 'time', 'changes': {key: [old, new]}} to
+  config_history.jsonl, so the record of how every step was trained survives.
+  """
+  workdir = pathlib.Path(workdir)
+  saved = load_saved_config(workdir) if step else None
+  if saved is None:
+    save_config(config, workdir)
+    (workdir / HISTORY_FILE).unlink(missing_ok=True)
+    return
+  diffs = _diffs(saved, config, None)
+  diffs.pop('train.allow_config_change', None)
+  if diffs:
+    record = {'step': int(step), 'time': datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec='seconds'), 'changes': {k: list(v) for k, v in diffs.items()}}
+    files.append_line(workdir / HISTORY_FILE, json.dumps(record))
+
+
+def has_checkpoints(workdir):
+  return bool(committed_steps(pathlib.Path(workdir) / 'checkpoints'))
+
+
+def _diffs(saved, config, keys):
+  """{key: (saved value, new value)} of the flattened keys under `keys` (None: all) that differ."""
+  old, new = _flat(saved), _flat(config)
+  covered = lambda k: keys is None or any(k == key or k.startswith(key + '.') for key in keys)
+  return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+          if covered(k) and old.get(k) != new.get(k)}
+
+
+def _describe(diffs):
+  return ', '.join(f'{k}: {old!r} -> {new!r}' for k, (old, new) in diffs.items())
 
 
 def check_compatible(saved, config, workdir):
   """Refuses to resume a run whose architecture differs from the config's."""
   if saved is None:
     return
-  old, new = _flat(saved), _flat(config)
-  covered = lambda k: any(k == key or k.startswith(key + '.') for key in _ARCHITECTURE_KEYS)
-  diffs = sorted(k for k in set(old) | set(new) if covered(k) and old.get(k) != new.get(k))
+  diffs = _diffs(saved, config, _ARCHITECTURE_KEYS)
   # ADA keeps its probability in the state: turning it on or off changes the state's structure.
-  ada = 'ADA (gan.augment_target > 0)'
-  old[ada], new[ada] = (c.gan.get('augment_target', 0.0) > 0 for c in (saved, config))
-  if old[ada] != new[ada]:
-    diffs.append(ada)
+  ada = [c.gan.get('augment_target', 0.0) > 0 for c in (saved, config)]
+  if ada[0] != ada[1]:
+    diffs['ADA (gan.augment_target > 0)'] = tuple(ada)
   if diffs:
-    detail = ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diffs)
-    raise JaxganError(f'{workdir} holds a run with a different architecture ({detail}); '
+    raise JaxganError(f'{workdir} holds a run with a different architecture ({_describe(diffs)}); '
                       'resume it with its own config or start a new --workdir')
 
 
@@ -147,7 +329,5 @@ def _flat(config):
 
 
 def save_config(config, workdir):
-  path = pathlib.Path(workdir) / CONFIG_FILE
-  tmp = path.with_suffix('.json.tmp')
-  tmp.write_text(config.to_json(indent=2))
-  tmp.replace(path)
+  with files.replaced_atomically(pathlib.Path(workdir) / CONFIG_FILE) as tmp:
+    tmp.write_text(config.to_json(indent=2))

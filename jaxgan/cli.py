@@ -4,11 +4,16 @@ The library logs (Python's `logging`, under the 'jaxgan' logger); the command
 lines show those records on stdout as `jaxgan: ...` lines, from process 0 only.
 """
 import logging
+import os
 import re
 import sys
+import traceback
+import warnings
 
 from absl import flags
 from absl import logging as absl_logging
+
+from jaxgan.errors import DISK_ERRNOS
 
 FLAGS = flags.FLAGS
 
@@ -17,6 +22,12 @@ def fail(message, code=1):
   """One error line on stderr and a non-zero exit."""
   print(f'jaxgan: error: {message}', file=sys.stderr, flush=True)
   sys.exit(code)
+
+
+def os_error_line(error):
+  """An OSError (a full disk, a missing permission) in the words of one error line."""
+  where = f'{error.filename}: ' if error.filename else ''
+  return f'{where}{error.strerror or error}'
 
 
 def parse_flags(argv):
@@ -50,8 +61,48 @@ class _PrimaryOnly(logging.Filter):
     return parallel.is_primary()
 
 
+class _DiskFaultNoise(logging.Filter):
+  """Drops error records of a failed write: the command reports it as one line.
+
+  Orbax logs each failed part of a save, and asyncio each of its tasks that
+  failed unobserved; the failure itself reaches the command as an exception.
+  """
+
+  def filter(self, record):
+    if record.levelno < logging.ERROR:
+      return True
+    text = record.getMessage()
+    if record.exc_info:
+      text += ''.join(traceback.format_exception(*record.exc_info))
+    return not any(os.strerror(code) in text for code in DISK_ERRNOS)
+
+
+def _drop_abandoned_async_work(previous):
+  """sys.unraisablehook without the leftovers of an Orbax save or restore that failed.
+
+  When one read or write of a checkpoint fails, Orbax's asyncio loop ends while
+  TensorStore still completes the operation's other parts: each completion
+  calls into the closed loop from C++, and the coroutines left behind are
+  collected unfinished. Both are reported as unraisable; they say nothing the
+  command's own line (the failed save, the checkpoint set aside) does not.
+  """
+  def hook(unraisable):
+    value, obj = unraisable.exc_value, unraisable.object
+    closed_loop = isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'
+    code = getattr(obj, 'cr_code', None)
+    orbax_coroutine = code is not None and 'orbax' in code.co_filename
+    if not (closed_loop or orbax_coroutine):
+      previous(unraisable)
+  return hook
+
+
 def quiet_logging():
   """jaxgan's INFO records as lines on stdout; other libraries' INFO records hidden."""
+  for name in ('absl', 'asyncio'):
+    logging.getLogger(name).addFilter(_DiskFaultNoise())
+  sys.unraisablehook = _drop_abandoned_async_work(sys.unraisablehook)
+  warnings.filterwarnings('ignore', message="coroutine '.*' was never awaited",
+                          category=RuntimeWarning)
   if not FLAGS['verbosity'].present:
     # Orbax logs every stage of every save at INFO; --verbosity=0 brings that back.
     absl_logging.set_verbosity(absl_logging.WARNING)

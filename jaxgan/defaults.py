@@ -4,7 +4,12 @@ Config files (configs/*.py) start from `get_config()`, change what differs and
 return the result. Keys are fixed here so that a mistyped `--config.x.y=...`
 override is rejected.
 """
+import pathlib
+
 import ml_collections
+
+# The 10,000 real MNIST test digits shipped inside the package, for runs without internet.
+BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
 
 
 def get_config():
@@ -94,6 +99,12 @@ def get_config():
   config.train.eval_every = 500    # sample grid of the fixed noise
   config.train.checkpoint_every = 1000
   config.train.checkpoint_steps = ()   # extra steps to checkpoint at
+  # Also checkpoint when this long has passed since the last save, so a crash
+  # or preemption loses at most this much training; 0 = off.
+  config.train.checkpoint_minutes = 10.0
+  # Resuming with another seed, data.*, loss or batch_size is refused unless True
+  # (the change is recorded in config_history.jsonl).
+  config.train.allow_config_change = False
   config.train.max_checkpoints = 3
   config.train.num_samples = 16    # fixed noise vectors of the grid
   config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)

@@ -13,8 +13,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from jaxgan import cli
-from jaxgan import scoring
-from jaxgan.errors import JaxganError
+from jaxgan import sample_files
+from jaxgan.errors import ConfigError, JaxganError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Config naming the data set (with --samples).',
@@ -32,15 +32,22 @@ def main(argv):
   cli.quiet_logging()
   if bool(FLAGS.workdir) == bool(FLAGS.samples):
     cli.fail('give either --workdir or --samples (with --config)', 2)
+  if FLAGS.samples and FLAGS.config is None:
+    cli.fail('--samples needs --config (it names the data set to compare with)', 2)
   try:
-    if FLAGS.samples:
-      if FLAGS.config is None:
-        cli.fail('--samples needs --config (it names the data set to compare with)', 2)
-      result = scoring.evaluate_samples(FLAGS.samples, FLAGS.config)
+    # The file first, with NumPy alone: a bad one is reported before JAX, data and classifier load.
+    samples = sample_files.read(FLAGS.samples) if FLAGS.samples else None
+    from jaxgan import scoring  # pylint: disable=g-import-not-at-top
+    if samples is not None:
+      result = scoring.evaluate_samples(samples, FLAGS.samples, FLAGS.config)
     else:
       result = scoring.evaluate_workdir(FLAGS.workdir, FLAGS.checkpoint, FLAGS.batch_norm)
+  except ConfigError as e:
+    cli.fail(str(e), 2)
   except JaxganError as e:
     cli.fail(str(e))
+  except OSError as e:
+    cli.fail(cli.os_error_line(e))
   print(json.dumps(result))
 
 

@@ -6,7 +6,7 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import metric_writers
+from jaxgan import files
 
 FINGERPRINT_FILE = 'fingerprints.jsonl'
 PARTS = ('g_params', 'g_batch_stats', 'd_params', 'd_batch_stats', 'g_opt_state', 'd_opt_state',
@@ -28,16 +28,21 @@ def state_fingerprint(state):
 
 
 def read(workdir):
-  return metric_writers.read_jsonl(pathlib.Path(workdir) / FINGERPRINT_FILE)
+  return files.read_jsonl(pathlib.Path(workdir) / FINGERPRINT_FILE)
 
 
-def append(workdir, state):
-  with open(pathlib.Path(workdir) / FINGERPRINT_FILE, 'a', encoding='utf-8') as f:
-    f.write(json.dumps(state_fingerprint(state)) + '\n')
+def append_record(workdir, record):
+  files.append_line(pathlib.Path(workdir) / FINGERPRINT_FILE, json.dumps(record))
+
+
+def matches(record, state):
+  """Whether `state` is what `record` (a fingerprint of the same step) describes."""
+  now = state_fingerprint(state)
+  return all(record.get(p) == now[p] for p in PARTS if p in record)
 
 
 def truncate(workdir, last_step):
-  metric_writers.truncate_jsonl(pathlib.Path(workdir) / FINGERPRINT_FILE, last_step)
+  files.truncate_jsonl(pathlib.Path(workdir) / FINGERPRINT_FILE, last_step)
 
 
 def compare(workdir_a, workdir_b):

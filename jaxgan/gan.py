@@ -19,7 +19,7 @@ from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import models
 from jaxgan import optimizers
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError
 
 
 @flax.struct.dataclass
@@ -72,20 +72,20 @@ class GAN:
 
 def _validate_gan(g):
   if g.n_critic < 1:
-    raise JaxganError(f'gan.n_critic must be at least 1, not {g.n_critic}')
+    raise ConfigError(f'gan.n_critic must be at least 1, not {g.n_critic}')
   for key in ('gradient_penalty', 'r1_gamma', 'weight_clip'):
     if g[key] < 0:
-      raise JaxganError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
+      raise ConfigError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
   if not 0.0 <= g.ema_decay < 1.0:
-    raise JaxganError(f'gan.ema_decay must be in [0, 1) (0 = off), not {g.ema_decay}')
+    raise ConfigError(f'gan.ema_decay must be in [0, 1) (0 = off), not {g.ema_decay}')
   target = g.get('augment_target', 0.0)
   if not 0.0 <= target < 1.0:
-    raise JaxganError(f'gan.augment_target must be in [0, 1) (0 = off), not {target}')
+    raise ConfigError(f'gan.augment_target must be in [0, 1) (0 = off), not {target}')
   if target > 0 and not g.get('augment', ''):
-    raise JaxganError('gan.augment_target adapts the probability of gan.augment\'s ops: '
+    raise ConfigError('gan.augment_target adapts the probability of gan.augment\'s ops: '
                       "name them (e.g. --config.gan.augment='translation,cutout')")
   if g.get('augment_speed', 100_000) < 1:
-    raise JaxganError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
+    raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
 
 
 def make_gan(config, total_steps=1):

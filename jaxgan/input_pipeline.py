@@ -17,13 +17,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import defaults
 from jaxgan import idx
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError, JaxganError
 
 log = logging.getLogger(__name__)
 
 IMAGE_SHAPE = (28, 28, 1)
-BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
+BUNDLED_MNIST_DIR = defaults.BUNDLED_MNIST_DIR
 _SPLIT_ALIASES = {'test': 't10k'}
 _HELDOUT_SEED = 4321
 
@@ -42,7 +43,7 @@ def load_dataset(data_config):
   elif data_config.source == 'tfds':
     ds = load_tfds(data_config)
   else:
-    raise JaxganError(f"data.source must be 'tfds' or 'idx', not {data_config.source!r}")
+    raise ConfigError(f"data.source must be 'tfds' or 'idx', not {data_config.source!r}")
   if ds.images.shape[1:] != IMAGE_SHAPE:
     raise JaxganError(
         f'{ds.description}: images have shape {ds.images.shape[1:]}, the models make {IMAGE_SHAPE}')
@@ -54,7 +55,7 @@ def split_heldout(dataset, num):
   if num <= 0:
     return dataset, None
   if num >= len(dataset.images) // 2:
-    raise JaxganError(f'data.heldout {num} must be under half of the {len(dataset.images)} images')
+    raise ConfigError(f'data.heldout {num} must be under half of the {len(dataset.images)} images')
   perm = np.asarray(jax.random.permutation(jax.random.PRNGKey(_HELDOUT_SEED), len(dataset.images)))
   part = lambda idx, what: Dataset(dataset.images[np.sort(idx)], dataset.labels[np.sort(idx)],
                                    f'{dataset.description} ({what})')
@@ -201,7 +202,7 @@ def _prepare_with_tfds(data_config):
 
 def steps_per_epoch(num_examples, batch_size):
   if batch_size > num_examples:
-    raise JaxganError(f'train.batch_size {batch_size} exceeds the {num_examples} examples')
+    raise ConfigError(f'train.batch_size {batch_size} exceeds the {num_examples} examples')
   return num_examples // batch_size
 
 

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError
 
 
 def _bce(logits, label):
@@ -72,14 +72,14 @@ LOSSES = {
 def get_losses(name, real_label=1.0):
   """(d_loss(real_logits, fake_logits), g_loss(fake_logits)) of the named loss."""
   if name not in LOSSES:
-    raise JaxganError(f'loss must be one of {sorted(LOSSES)}, not {name!r}')
+    raise ConfigError(f'loss must be one of {sorted(LOSSES)}, not {name!r}')
   d_loss, g_loss, takes_label = LOSSES[name]
   if not 0.0 < real_label <= 1.0:
-    raise JaxganError(f'gan.real_label must be in (0, 1], not {real_label}')
+    raise ConfigError(f'gan.real_label must be in (0, 1], not {real_label}')
   if takes_label:
     return functools.partial(d_loss, real_label=real_label), g_loss
   if real_label != 1.0:
-    raise JaxganError(f'gan.real_label (label smoothing) has no meaning for the {name} loss; '
+    raise ConfigError(f'gan.real_label (label smoothing) has no meaning for the {name} loss; '
                       'leave it at 1.0')
   return d_loss, g_loss
 

@@ -9,13 +9,14 @@ is detected under SLURM, Open MPI or on TPU pods), or name it with
 """
 import os
 import signal
+import sys
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
 from jaxgan import cli
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError, JaxganError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
@@ -54,7 +55,7 @@ def main(argv):
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}', 2)
   cli.quiet_logging()
   # Imported after the flags parse, so that a bad flag is reported without loading JAX.
-  from jaxgan import parallel, train  # pylint: disable=g-import-not-at-top
+  from jaxgan import parallel, preemption, train  # pylint: disable=g-import-not-at-top
   on_checkpoint = None
   if FLAGS.halt_after_checkpoint is not None:
     halt_at = FLAGS.halt_after_checkpoint
@@ -66,8 +67,19 @@ def main(argv):
                 else None)
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir, on_checkpoint=on_checkpoint,
                              progress=progress)
+  except preemption.Preempted as e:
+    # Not an error: the job is to be started again, and resumes where it stopped.
+    print(f'jaxgan: {e}', file=sys.stderr, flush=True)
+    sys.exit(preemption.EXIT_CODE)
+  except KeyboardInterrupt:
+    cli.fail('interrupted (Ctrl-C twice): stopped without saving; the run resumes from its last '
+             'checkpoint', 130)
+  except ConfigError as e:
+    cli.fail(str(e), 2)
   except JaxganError as e:
     cli.fail(str(e))
+  except OSError as e:
+    cli.fail(cli.os_error_line(e))
 
 
 if __name__ == '__main__':

@@ -1,52 +1,64 @@
 """Scalars and images to metrics.jsonl and TensorBoard event files."""
 import json
 import pathlib
+import time
 
 import numpy as np
 
+from jaxgan import files
+
 METRICS_FILE = 'metrics.jsonl'
+# How often TensorBoard's events reach the disk (as tensorboardX's own writer does, more often).
+_FLUSH_SECONDS = 30
 
 
 def read_metrics(workdir):
-  return read_jsonl(pathlib.Path(workdir) / METRICS_FILE)
-
-
-def read_jsonl(path):
-  path = pathlib.Path(path)
-  if not path.is_file():
-    return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def truncate_jsonl(path, last_step):
-  """Drops records past `last_step`: a resumed run writes them again."""
-  records = read_jsonl(path)
-  kept = [r for r in records if r['step'] <= last_step]
-  if len(kept) != len(records):
-    pathlib.Path(path).write_text(''.join(json.dumps(r) + '\n' for r in kept))
+  return files.read_jsonl(pathlib.Path(workdir) / METRICS_FILE)
 
 
 class MetricWriter:
-  """Appends one JSON object per record and mirrors it to TensorBoard."""
+  """Appends one JSON object per record and mirrors it to TensorBoard.
+
+  TensorBoard's events are written in this thread, not in tensorboardX's
+  background writer: that thread dies on a full disk and its queue then blocks
+  the run for good; written here, the failure is an error at the write.
+  """
 
   def __init__(self, workdir):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._jsonl = open(pathlib.Path(workdir) / METRICS_FILE, 'a', encoding='utf-8')
-    self._tb = SummaryWriter(str(pathlib.Path(workdir) / 'tensorboard'))
+    from tensorboardX import event_file_writer  # pylint: disable=g-import-not-at-top
+    # Opened for each record: a resumed run replaces the file (dropping records
+    # past its checkpoint) after this writer exists.
+    self._jsonl_path = pathlib.Path(workdir) / METRICS_FILE
+    self._events_dir = pathlib.Path(workdir) / 'tensorboard'
+    with files.disk_errors(self._events_dir):
+      self._events_dir.mkdir(exist_ok=True)
+      self._tb = event_file_writer.EventsWriter(str(self._events_dir / 'events'))
+    self._flushed = time.monotonic()
+
+  def _write_events(self, step, summaries):
+    from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+    with files.disk_errors(self._events_dir):
+      for summary in summaries:
+        self._tb.write_event(event_pb2.Event(wall_time=time.time(), step=int(step),
+                                             summary=summary))
+      # tensorboardX's flush syncs the file to disk: every so often, not at every record.
+      if time.monotonic() - self._flushed >= _FLUSH_SECONDS:
+        self._tb.flush()
+        self._flushed = time.monotonic()
 
   def write_scalars(self, step, scalars):
+    from tensorboardX import summary  # pylint: disable=g-import-not-at-top
     record = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
-    self._jsonl.write(json.dumps(record) + '\n')
-    self._jsonl.flush()
-    for k, v in scalars.items():
-      self._tb.add_scalar(k, float(v), int(step))
+    files.append_line(self._jsonl_path, json.dumps(record))
+    self._write_events(step, [summary.scalar(k, float(v)) for k, v in scalars.items()])
 
   def write_image(self, step, name, image_uint8):
-    self._tb.add_image(name, np.asarray(image_uint8), int(step), dataformats='HW')
+    from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+    self._write_events(step, [summary.image(name, np.asarray(image_uint8), dataformats='HW')])
 
   def close(self):
-    self._jsonl.close()
-    self._tb.close()
+    with files.disk_errors(self._events_dir):
+      self._tb.close()
 
   def __enter__(self):
     return self

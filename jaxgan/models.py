@@ -28,7 +28,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgan import layers
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError
 
 _INITS = {
     'glorot_uniform': nn.initializers.glorot_uniform(),
@@ -172,13 +172,13 @@ class MLPDiscriminator(_Critic):
 def _common(config):
   m = config.model
   if m.kernel_init not in _INITS:
-    raise JaxganError(f'model.kernel_init must be one of {sorted(_INITS)}, not {m.kernel_init!r}')
+    raise ConfigError(f'model.kernel_init must be one of {sorted(_INITS)}, not {m.kernel_init!r}')
   dtypes = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
   if config.train.compute_dtype not in dtypes:
-    raise JaxganError(f'train.compute_dtype must be one of {sorted(dtypes)}, '
+    raise ConfigError(f'train.compute_dtype must be one of {sorted(dtypes)}, '
                       f'not {config.train.compute_dtype!r}')
   if m.conditional and m.num_classes < 2:
-    raise JaxganError(f'model.num_classes must be at least 2 for a conditional model, '
+    raise ConfigError(f'model.num_classes must be at least 2 for a conditional model, '
                       f'not {m.num_classes}')
   return dict(kernel_init=_INITS[m.kernel_init], leaky_relu_slope=m.leaky_relu_slope,
               bn_momentum=m.bn_momentum, bn_epsilon=m.bn_epsilon,
@@ -192,14 +192,14 @@ def _conv_transpose(config):
   # Configs saved before this setting existed build the default.
   choice = config.train.get('conv_transpose', 'auto')
   if choice not in layers.CONV_TRANSPOSE + ('auto',):
-    raise JaxganError(f"train.conv_transpose must be 'auto', "
+    raise ConfigError(f"train.conv_transpose must be 'auto', "
                       f"{', '.join(repr(c) for c in layers.CONV_TRANSPOSE)}, not {choice!r}")
   # A kernel narrower than the stride leaves some output phases without taps.
   narrow = config.model.kernel_size < 2
   if choice == 'auto':
     return 'dilated' if narrow else layers.AUTO_CONV_TRANSPOSE
   if narrow and choice != 'dilated':
-    raise JaxganError(f'train.conv_transpose {choice!r} needs model.kernel_size >= 2 (the '
+    raise ConfigError(f'train.conv_transpose {choice!r} needs model.kernel_size >= 2 (the '
                       f"stride), not {config.model.kernel_size}; use 'dilated'")
   return choice
 
@@ -207,14 +207,14 @@ def _conv_transpose(config):
 def _critic(config):
   m = config.model
   if m.conditioning not in ('projection', 'concat'):
-    raise JaxganError(f"model.conditioning must be 'projection' or 'concat', "
+    raise ConfigError(f"model.conditioning must be 'projection' or 'concat', "
                       f"not {m.conditioning!r}")
   return dict(spectral_norm=m.spectral_norm, conditioning=m.conditioning, **_common(config))
 
 
 def _check_name(config):
   if config.model.name not in ('dcgan', 'mlp'):
-    raise JaxganError(f"model.name must be 'dcgan' or 'mlp', not {config.model.name!r}")
+    raise ConfigError(f"model.name must be 'dcgan' or 'mlp', not {config.model.name!r}")
   return config.model.name
 
 

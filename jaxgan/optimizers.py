@@ -1,7 +1,7 @@
 """G's and D's optimizers from the config: Adam or RMSProp, gradient clipping, schedules."""
 import optax
 
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError
 
 SCHEDULES = ('constant', 'exponential', 'cosine')
 OPTIMIZERS = ('adam', 'rmsprop')
@@ -9,18 +9,21 @@ OPTIMIZERS = ('adam', 'rmsprop')
 
 def validate(o):
   if o.name not in OPTIMIZERS:
-    raise JaxganError(f'optimizer.name must be one of {list(OPTIMIZERS)}, not {o.name!r}')
+    raise ConfigError(f'optimizer.name must be one of {list(OPTIMIZERS)}, not {o.name!r}')
   if o.schedule not in SCHEDULES:
-    raise JaxganError(f'optimizer.schedule must be one of {list(SCHEDULES)}, not {o.schedule!r}')
+    raise ConfigError(f'optimizer.schedule must be one of {list(SCHEDULES)}, not {o.schedule!r}')
   if o.warmup_steps < 0:
-    raise JaxganError(f'optimizer.warmup_steps must be >= 0, not {o.warmup_steps}')
+    raise ConfigError(f'optimizer.warmup_steps must be >= 0, not {o.warmup_steps}')
   if not 0.0 < o.final_lr_fraction <= 1.0:
-    raise JaxganError(f'optimizer.final_lr_fraction must be in (0, 1], not {o.final_lr_fraction}')
+    raise ConfigError(f'optimizer.final_lr_fraction must be in (0, 1], not {o.final_lr_fraction}')
   if o.grad_clip_norm < 0:
-    raise JaxganError(f'optimizer.grad_clip_norm must be >= 0 (0 = off), not {o.grad_clip_norm}')
+    raise ConfigError(f'optimizer.grad_clip_norm must be >= 0 (0 = off), not {o.grad_clip_norm}')
   for key in ('g_learning_rate', 'd_learning_rate'):
     if o[key] <= 0:
-      raise JaxganError(f'optimizer.{key} must be positive, not {o[key]}')
+      raise ConfigError(f'optimizer.{key} must be positive, not {o[key]}')
+  for key in ('b1', 'b2'):
+    if not 0.0 <= o[key] < 1.0:
+      raise ConfigError(f'optimizer.{key} must be in [0, 1), not {o[key]}')
 
 
 def learning_rate(o, peak, num_updates):

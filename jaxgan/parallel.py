@@ -13,7 +13,7 @@ import jax
 from jax.experimental import multihost_utils
 import numpy as np
 
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError, JaxganError
 
 
 def initialize(coordinator_address=None, num_processes=None, process_id=None):
@@ -44,6 +44,14 @@ def primary_first(fn, name):
   return result if is_primary() else fn()
 
 
+def agree(flags):
+  """Each flag OR-ed over every process, so that all of them take the same branch."""
+  flags = np.asarray(flags, bool)
+  if jax.process_count() == 1:
+    return flags
+  return np.asarray(multihost_utils.process_allgather(flags)).reshape(-1, flags.size).any(0)
+
+
 def make_mesh(devices=None):
   """A 1-D data-parallel mesh over `devices` (default: every device, on every host)."""
   return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.devices()),
@@ -56,5 +64,5 @@ def replicated(mesh):
 
 def check_batch_divides(batch_size, mesh):
   if batch_size % mesh.size:
-    raise JaxganError(f'train.batch_size {batch_size} must be a multiple of the {mesh.size} '
+    raise ConfigError(f'train.batch_size {batch_size} must be a multiple of the {mesh.size} '
                       'devices it is split over')

@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 from jaxgan import checkpointing
+from jaxgan import files
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
@@ -87,6 +88,7 @@ class Member:
                    else metric_writers.NullWriter())
     self.grids = FixedNoiseGrids(gan, config, workdir, self.writer)
     self._gan, self._evaluator, self._drawer = gan, evaluator, drawer
+    self._pending = None   # (step, fingerprint) of the checkpoint being written
 
   def draw(self, state):
     """(z, labels=None) -> images of this member's G at `state`."""
@@ -105,24 +107,57 @@ class Member:
     checkpointing.save(self.best, state, metrics={'fid': metrics['fid']})
     return metrics
 
-  def truncate(self, step):
-    """Drops records past `step`, the checkpoint a resumed run starts from."""
+  def truncate(self, state):
+    """Drops records past the step of `state`, the checkpoint a resumed run starts from.
+
+    The checkpoint's own fingerprint is recorded if a crash came between its
+    commit and the record.
+    """
     if not parallel.is_primary():
       return
-    metric_writers.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
+    step = int(state.step)
+    files.truncate_jsonl(self.workdir / metric_writers.METRICS_FILE, step)
     fingerprint.truncate(self.workdir, step)
+    if step and all(r['step'] != step for r in fingerprint.read(self.workdir)):
+      fingerprint.append_record(self.workdir, fingerprint.state_fingerprint(state))
 
   def save(self, state):
+    """Starts writing a checkpoint of `state`; its fingerprint is recorded once it is on disk."""
+    self.commit()
     checkpointing.save(self.manager, state)
-    if parallel.is_primary():
-      fingerprint.append(self.workdir, state)
+    self._pending = int(state.step), (fingerprint.state_fingerprint(state)
+                                      if parallel.is_primary() else None)
+
+  def commit(self, block=True):
+    """Once the last checkpoint is on disk (waiting for it if `block`), appends its fingerprint.
+
+    A fingerprint thus never names a checkpoint that a crash kept from committing.
+    """
+    if self._pending is None or (not block and self.manager.is_saving_in_progress()):
+      return
+    step, record = self._pending
+    self._pending = None
+    checkpointing.wait(self.manager, step)
+    if record is not None:
+      fingerprint.append_record(self.workdir, record)
 
   def close(self):
-    """Waits for the last checkpoint's writes, then draws the GIF and the loss plot."""
-    self.writer.close()
-    self.manager.wait_until_finished()
-    if self.best is not None:
-      self.best.wait_until_finished()
+    """Waits for the last checkpoint's writes, then draws the GIF and the loss plot.
+
+    Every part runs even when one fails (Orbax's threads end here, not in the
+    interpreter's shutdown); the first failure is raised at the end.
+    """
+    errors = []
+    for part in (self.commit, self.writer.close,
+                 lambda: self.best is not None and checkpointing.wait(self.best, None),
+                 lambda: checkpointing.close(self.manager),
+                 lambda: self.best is not None and checkpointing.close(self.best)):
+      try:
+        part()
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(e)
+    if errors:
+      raise errors[0]
     if parallel.is_primary():
       finish(self.workdir)
 

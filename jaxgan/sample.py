@@ -11,19 +11,18 @@ interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
 --label (class 0 by default) for a conditional model. .npz from a conditional
 model without --label cycles through the classes.
 """
-import os
 import pathlib
-import tempfile
 
 from absl import app
 from absl import flags
 import numpy as np
 
 from jaxgan import cli
+from jaxgan import files
 from jaxgan import input_pipeline
 from jaxgan import sampling
 from jaxgan import visualize
-from jaxgan.errors import JaxganError
+from jaxgan.errors import ConfigError, JaxganError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'A trained run.')
@@ -36,21 +35,6 @@ flags.DEFINE_string('out', None, 'Output file: .png, .npz or .gif.')
 flags.DEFINE_string('batch_norm', None, "How G normalises: 'running', 'recomputed' or 'batch' "
                     "(default: the run's eval.batch_norm).")
 flags.mark_flags_as_required(['workdir', 'out'])
-
-
-def _write_atomically(out, write):
-  """Writes via a temporary file, so a failure leaves an existing file as it was."""
-  fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=out.suffix)
-  os.close(fd)
-  try:
-    write(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)   # mkstemp's 0600 would hide the file from other users
-    os.replace(tmp, out)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
 
 
 def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=None):
@@ -75,12 +59,14 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=
   else:
     images = input_pipeline.to_uint8(sampling.sample(run, num, seed, label))
   if kind == '.npz':
-    _write_atomically(out, lambda p: np.savez(p, images=images))
+    # Each way writes a temporary file and renames it: a failure leaves an existing file as it was.
+    with files.replaced_atomically(out) as tmp, open(tmp, 'wb') as f:
+      np.savez(f, images=images)
   elif kind == '.png':
-    _write_atomically(out, lambda p: visualize.save_png(p, visualize.image_grid(images, cols)))
+    visualize.save_png(out, visualize.image_grid(images, cols))
   else:
     frames = [visualize.upscale(img[..., 0]) for img in images]
-    _write_atomically(out, lambda p: visualize.save_frames_gif(frames, p, duration_ms=80))
+    visualize.save_frames_gif(frames, out, duration_ms=80)
   return images.shape
 
 
@@ -91,8 +77,12 @@ def main(argv):
   try:
     shape = produce(FLAGS.workdir, FLAGS.checkpoint, FLAGS.num, FLAGS.label, FLAGS.seed,
                     FLAGS.interpolate, FLAGS.out, FLAGS.batch_norm)
+  except ConfigError as e:
+    cli.fail(str(e), 2)
   except JaxganError as e:
     cli.fail(str(e))
+  except OSError as e:
+    cli.fail(cli.os_error_line(e))
   print(f'jaxgan: wrote {shape[0]} images to {FLAGS.out}')
 
 

@@ -16,6 +16,8 @@ def evaluate_workdir(workdir, which='best', batch_norm=None):
           **evaluator.score(pixels, labels)}
 
 
-def evaluate_samples(path, config):
+def evaluate_samples(samples, path, config):
+  """Scores `samples` (sample_files.read of `path`) against the config's data set."""
+  pixels = evaluator_lib.to_pixels(samples, path)
   evaluator = evaluator_lib.Evaluator(config, input_pipeline.load_dataset(config.data))
-  return {'samples': str(path), **evaluator.score(evaluator_lib.load_samples(path))}
+  return {'samples': str(path), **evaluator.score(pixels)}

@@ -13,14 +13,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpointing
+from jaxgan import files
+from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import parallel
+from jaxgan import preemption
 from jaxgan import run_dir
 from jaxgan import sampling
 from jaxgan import timing
 from jaxgan import update
-from jaxgan.errors import JaxganError, NonFiniteLossError
+from jaxgan.errors import ConfigError, DiskError, JaxganError, NonFiniteLossError
 from jaxgan.quality import evaluator as evaluator_lib
 
 log = logging.getLogger(__name__)
@@ -32,15 +35,17 @@ _PROBE_IMAGES = 2000
 def _validate(config):
   t = config.train
   if t.num_seeds < 1:
-    raise JaxganError(f'train.num_seeds must be at least 1, not {t.num_seeds}')
+    raise ConfigError(f'train.num_seeds must be at least 1, not {t.num_seeds}')
   if t.steps_per_jit < 0:
-    raise JaxganError(f'train.steps_per_jit must be >= 0 (0 = auto), not {t.steps_per_jit}')
+    raise ConfigError(f'train.steps_per_jit must be >= 0 (0 = auto), not {t.steps_per_jit}')
   for key in ('batch_size', 'log_every', 'eval_every', 'checkpoint_every',
               'max_checkpoints', 'num_samples'):
     if t[key] < 1:
-      raise JaxganError(f'train.{key} must be at least 1, not {t[key]}')
+      raise ConfigError(f'train.{key} must be at least 1, not {t[key]}')
+  if t.checkpoint_minutes < 0:
+    raise ConfigError(f'train.checkpoint_minutes must be >= 0 (0 = off), not {t.checkpoint_minutes}')
   if t.num_steps < 0 or (t.num_steps == 0 and t.num_epochs < 1):
-    raise JaxganError('set train.num_steps > 0 or train.num_epochs >= 1')
+    raise ConfigError('set train.num_steps > 0 or train.num_epochs >= 1')
 
 
 def total_steps(config, num_examples):
@@ -95,20 +100,63 @@ def _check_labels(gan, dataset):
     return
   labels = np.asarray(dataset.labels)
   if labels.min() < 0 or labels.max() >= gan.num_classes:
-    raise JaxganError(f'{dataset.description} has labels {labels.min()}..{labels.max()}; a '
+    raise ConfigError(f'{dataset.description} has labels {labels.min()}..{labels.max()}; a '
                       f'conditional model with model.num_classes={gan.num_classes} needs '
                       f'0..{gan.num_classes - 1}')
 
 
+def _restore_member(member, template, step):
+  """The member's checkpoint at `step`, checked against its fingerprint when one was recorded."""
+  state = checkpointing.restore(member.manager, template, step)
+  record = next((r for r in fingerprint.read(member.workdir) if r['step'] == step), None)
+  if record is not None and not fingerprint.matches(record, state):
+    raise checkpointing.CorruptCheckpoint(
+        step, 'its arrays differ from the fingerprint recorded when it was saved')
+  return state
+
+
 def _restore(gan, members):
-  """Each member's latest checkpoint, at the latest step that all of them have."""
+  """Each member's newest readable checkpoint, at the newest step that all of them have.
+
+  A checkpoint that cannot be read (a torn or damaged file, arrays that differ
+  from their fingerprint) is passed over for the one before it; once an older
+  step restores, the damaged ones are renamed STEP.corrupt with one warning
+  line each. If none can be read, nothing is renamed and the run stops: a
+  fault that spares no checkpoint is not damage to one of them.
+  """
   templates = [gan_lib.init_state(gan, m.keys['init']) for m in members]
-  latest = [m.manager.latest_step() for m in members]
-  if any(step is None for step in latest):
+  steps = sorted(set.intersection(*(set(m.manager.all_steps()) for m in members)), reverse=True)
+  if not steps:
     return templates, 0
-  step = min(latest)
-  states = [checkpointing.restore(m.manager, t, step) for m, t in zip(members, templates)]
-  return states, step
+  damaged = []   # (member, CorruptCheckpoint) of the steps passed over
+  for step in steps:
+    states, bad = [], None
+    for member, template in zip(members, templates):
+      try:
+        states.append(_restore_member(member, template, step))
+      except checkpointing.CorruptCheckpoint as e:
+        bad = (member, e)
+        break
+    # Every process must take the same branch: one that could not read the step passes it over.
+    if not parallel.agree([bad is not None])[0]:
+      for member, error in damaged:
+        aside = parallel.primary_first(lambda m=member, e=error: _set_aside(m, e),
+                                       'damaged checkpoint set aside')
+        log.warning('%s; set aside as %s, resuming from the checkpoint at step %d', error, aside,
+                    step)
+      return states, step
+    damaged.append(bad or (members[0], checkpointing.CorruptCheckpoint(
+        step, 'another process could not read it')))
+  raise JaxganError(f'no checkpoint in {members[0].workdir} can be read (the newest: '
+                    f'{damaged[0][1]}); nothing was changed')
+
+
+def _set_aside(member, error):
+  """Process 0 renames the damaged checkpoint; the others, after it, see that it is gone."""
+  if parallel.is_primary():
+    return checkpointing.set_aside(member.manager, error.step)
+  member.manager.reload()
+  return checkpointing.step_dir(member.manager, error.step).with_name(f'{error.step}.corrupt')
 
 
 def _stack(trees):
@@ -142,15 +190,62 @@ def _quality_line(step, m, seed=None):
 def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   """Trains the configured GAN (or `train.num_seeds` of them at once) in `workdir`.
 
-  Resumes from the latest checkpoint. `on_checkpoint(step)` runs once each
-  checkpoint is completely on disk. `progress`, when given, follows the run:
-  `progress.start(step, total)`, `progress.advance(steps, scalars)` at each log
-  line, `progress.close()`. What the run has to say goes to this module's logger.
+  Resumes from the latest readable checkpoint. `on_checkpoint(step)` runs once
+  each checkpoint is completely on disk. `progress`, when given, follows the
+  run: `progress.start(step, total)`, `progress.advance(steps, scalars)` at each
+  log line, `progress.close()`. What the run has to say goes to this module's
+  logger.
+
+  Holds the workdir's lock for the run (a second run there fails at once).
+  SIGTERM, SIGINT or SIGUSR1 stop it at the next step with a checkpoint and
+  the closing outputs written, then raise preemption.Preempted.
   """
   watch = timing.Stopwatch()
   _validate(config)
   workdir = run_dir.prepare_workdir(workdir)
-  checkpointing.check_compatible(checkpointing.load_saved_config(workdir), config, workdir)
+  with contextlib.ExitStack() as stack:
+    refused = None
+    if parallel.is_primary():
+      try:
+        stack.enter_context(files.WorkdirLock(workdir))
+      except JaxganError as e:
+        refused = e
+    # Every process stops when process 0 cannot lock, before any collective could wait for it.
+    if parallel.agree([refused is not None])[0]:
+      raise refused or JaxganError(f'workdir {workdir} is in use (process 0 could not lock it)')
+    stop = stack.enter_context(preemption.StopSignals())
+    try:
+      return _train(config, workdir, watch, stop, on_checkpoint, progress)
+    except DiskError as e:
+      raise DiskError(f'{e}; {checkpointing.intact(workdir)}') from None
+
+
+def _check_resumable(config, workdir):
+  """Refuses, before anything loads, a resume that would change the model or how it trains."""
+  saved = checkpointing.load_saved_config(workdir)
+  checkpointing.check_compatible(saved, config, workdir)
+  if checkpointing.has_checkpoints(workdir):
+    checkpointing.check_training_settings(saved, config, workdir)
+
+
+def _requests(stop, last_save, config, at_log):
+  """(stop now, a timed checkpoint is due), agreed by every process, at log lines only.
+
+  A log line ends a window of recorded losses: a run stopped or checkpointed
+  there resumes with the same windows, so its record is the uninterrupted
+  run's. The host waits for the device there anyway, so agreeing across
+  processes adds no synchronisation.
+  """
+  if not at_log:
+    return False, False
+  minutes = config.train.checkpoint_minutes
+  due = minutes > 0 and time.monotonic() - last_save >= minutes * 60
+  return tuple(bool(b) for b in parallel.agree([stop.requested is not None, due]))
+
+
+def _train(config, workdir, watch, stop, on_checkpoint, progress):
+  """train_and_evaluate's body, inside the workdir's lock and the stop signals' handlers."""
+  _check_resumable(config, workdir)
   mesh = parallel.make_mesh()
   # Process 0 prepares (and caches) the data set before the others read it.
   dataset = parallel.primary_first(lambda: input_pipeline.load_dataset(config.data),
@@ -165,9 +260,8 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   _check_labels(gan, dataset)
   chunk = update.make_train_chunk(gan, t.batch_size, mesh, num_seeds)
   configs = run_dir.member_configs(config, workdir)
-  for member_config, member_dir in configs:
-    checkpointing.check_compatible(checkpointing.load_saved_config(member_dir), member_config,
-                                   member_dir)
+  for member_config, member_dir in configs[1:] if num_seeds == 1 else configs:
+    _check_resumable(member_config, member_dir)
   evaluator = (parallel.primary_first(lambda: evaluator_lib.Evaluator(config, full_dataset),
                                       'evaluation classifier ready')
                if config.eval.enabled else None)
@@ -180,12 +274,18 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   states, step = _restore(gan, members)
   if step:
     log.info('resuming from the checkpoint at step %d in %s', step, workdir)
+  if step >= total:
+    log.info('the run in %s is at step %d, not before its last step %d: nothing to train '
+             '(a larger --config.train.num_steps continues it)', workdir, step, total)
   if parallel.is_primary():
-    checkpointing.save_config(config, workdir)
+    # Changes recorded at steps after the one resumed from (set aside as damaged) never happened.
+    files.truncate_jsonl(workdir / checkpointing.HISTORY_FILE, step)
+    checkpointing.record_config(config, workdir, step)
   for member, state in zip(members, states):
-    if parallel.is_primary():
-      checkpointing.save_config(member.config, member.workdir)
-    member.truncate(step)
+    if parallel.is_primary() and num_seeds > 1:
+      files.truncate_jsonl(member.workdir / checkpointing.HISTORY_FILE, step)
+      checkpointing.record_config(member.config, member.workdir, step)
+    member.truncate(state)
     if step == 0:
       member.draw_grid(state)
   state = _stack(states)
@@ -205,7 +305,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
   pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
-  logs_seen = 0
+  logs_seen, last_save, stopped, failed = 0, time.monotonic(), None, True
   try:
     while step < total:
       n = next_chunk(step, total, config)
@@ -218,6 +318,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       steps_since_log += n
       log_now, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)
       draw = _is_boundary(step, t.eval_every, total)
+      stop_now, due = _requests(stop, last_save, config, log_now)
+      if stop_now:
+        stopped = stop.requested or 'a stop request on another process'
+        log.info('%s received: saving the checkpoint at step %d, then stopping', stopped, step)
+      save = save or stop_now or due
       if log_now or save:
         # (num_seeds, steps) per metric; the host waits here only.
         records = {k: np.concatenate([np.asarray(m[k]).reshape(num_seeds, -1)
@@ -226,6 +331,8 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
         for i, member in enumerate(members):
           _check_finite({k: v[i] for k, v in records.items()}, step, member.workdir)
       if log_now:
+        for member in members:
+          member.commit(block=False)
         speed = steps_since_log / (time.perf_counter() - t0)
         epoch = step * gan.n_critic / (num_examples // t.batch_size)
         probed = probe(state) if probe is not None else {}
@@ -259,22 +366,36 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
         if save:
           with watch.part('checkpoints'):
             member.save(_member(state, i, num_seeds))
+      if save:
+        last_save = time.monotonic()
       if save and on_checkpoint is not None:
         with watch.part('checkpoints'):
           for member in members:
-            member.manager.wait_until_finished()
+            member.commit()
         on_checkpoint(step)
+      if stopped:
+        break
       if log_now:
         # Steps/s counts training only: the clock restarts after grids, scores and saves.
         t0 = time.perf_counter()
+    failed = False
   finally:
     if progress is not None:
       progress.close()
     with watch.part('closing'):   # the last checkpoint's writes, the GIF, the loss plot
+      errors = []
       for member in members:
-        member.close()
+        try:
+          member.close()
+        except Exception as e:  # pylint: disable=broad-except
+          errors.append(e)
+      # An error already on its way out is the one to report (a full disk fails both).
+      if errors and not failed:
+        raise errors[0]
   if num_seeds > 1 and parallel.is_primary():
     for line in run_dir.population_summary(members):
       log.info('%s', line)
+  if stopped and step < total:
+    raise preemption.Preempted(step, stopped)
   log.info('done at step %d; outputs in %s; %s', step, workdir, watch.summary())
   return state

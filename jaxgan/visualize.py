@@ -1,9 +1,18 @@
-"""Sample grids (PNG), their animation (GIF) and loss curves (PNG)."""
+"""Sample grids (PNG), their animation (GIF) and loss curves (PNG).
+
+Each file is written under a temporary name and renamed, so a crash or a full
+disk leaves the previous file or none, never a torn one.
+"""
+import logging
 import math
 import pathlib
 
 import numpy as np
 from PIL import Image
+
+from jaxgan import files
+
+log = logging.getLogger(__name__)
 
 
 def image_grid(images_uint8, ncols=None, pad=2):
@@ -27,17 +36,31 @@ def upscale(image_uint8, scale=4):
 
 
 def save_png(path, grid_uint8, scale=4):
-  upscale(grid_uint8, scale).save(path, format='PNG')
+  with files.replaced_atomically(path) as tmp:
+    upscale(grid_uint8, scale).save(tmp, format='PNG')
 
 
 def save_frames_gif(frames, out_path, duration_ms=200):
   if frames:
-    frames[0].save(out_path, format='GIF', save_all=True, append_images=frames[1:],
-                   duration=duration_ms, loop=0)
+    with files.replaced_atomically(out_path) as tmp:
+      frames[0].save(tmp, format='GIF', save_all=True, append_images=frames[1:],
+                     duration=duration_ms, loop=0)
+
+
+def _readable(path):
+  try:
+    with Image.open(path) as image:
+      image.load()
+      return image.copy()
+  except (OSError, ValueError) as e:
+    log.warning('%s left out of the GIF: %s', path, e)
+    return None
 
 
 def save_gif(frame_paths, out_path, duration_ms=200):
-  save_frames_gif([Image.open(p) for p in frame_paths], out_path, duration_ms)
+  """The frames as an animation; a frame that cannot be read (a torn file) is left out."""
+  frames = [f for f in map(_readable, frame_paths) if f is not None]
+  save_frames_gif(frames, out_path, duration_ms)
 
 
 def plot_losses(records, out_path):
@@ -58,7 +81,8 @@ def plot_losses(records, out_path):
     ax.legend()
     ax.grid(alpha=0.3)
   fig.tight_layout()
-  fig.savefig(out_path, dpi=100)
+  with files.replaced_atomically(out_path) as tmp:
+    fig.savefig(tmp, dpi=100, format='png')
 
 
 def sample_paths(workdir):

@@ -56,6 +56,15 @@ def test_mistyped_value(tmp_path, override):
   assert not tmp_path.joinpath('config.json').exists()
 
 
+@pytest.mark.parametrize('override', ['--config.train.batch_size=0', '--config.train.batch_size=-5',
+                                      '--config.optimizer.b1=1.5'])
+def test_value_out_of_range_exits_2(tmp_path, override):
+  # A value of the right type that the key does not accept is a mistyped value too.
+  proc = run('--workdir', str(tmp_path), override)
+  assert_one_error_line(proc, 2, override.split('=')[0][len('--config.'):])
+  assert not tmp_path.joinpath('config.json').exists()
+
+
 def test_missing_config_file(tmp_path):
   proc = subprocess.run([sys.executable, '-m', 'jaxgan.main', '--config', 'configs/nope.py',
                          '--workdir', str(tmp_path)], cwd=ROOT, capture_output=True, text=True)

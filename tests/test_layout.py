@@ -11,8 +11,10 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'jaxgan'
 
 # Lower layers never import higher ones. Within a layer modules do not import each other.
 LAYERS = [
-    ('errors', 'timing', 'visualize', 'metric_writers', 'defaults', 'layers'),
-    ('idx', 'fingerprint', 'parallel', 'losses', 'optimizers', 'augment'),
+    ('errors', 'timing', 'defaults', 'layers', 'preemption'),
+    ('files', 'sample_files'),
+    ('visualize', 'metric_writers', 'idx', 'fingerprint', 'parallel', 'losses', 'optimizers',
+     'augment'),
     ('input_pipeline',),
     ('checkpointing', 'models'),
     ('gan', 'quality.metrics'),

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import input_pipeline
+from jaxgan import sample_files
 from jaxgan.errors import JaxganError
 from jaxgan.quality import features
 from jaxgan.quality import metrics
@@ -67,22 +68,13 @@ class Evaluator:
 
 def load_samples(path):
   """uint8 0..255 or float in [-1, 1], (N, 28, 28) or (N, 28, 28, 1) -> pixels in [-1, 1]."""
-  try:
-    with np.load(path) as f:
-      if not f.files:
-        raise JaxganError(f'{path} holds no array')
-      array = f['images'] if 'images' in f.files else f[f.files[0]]
-  except (OSError, ValueError) as e:
-    raise JaxganError(f'cannot read samples from {path}: {e}') from None
-  if array.ndim == 3:
-    array = array[..., None]
+  return to_pixels(sample_files.read(path), path)
+
+
+def to_pixels(array, path):
+  """sample_files.read's array, checked against the data set's image shape, as pixels."""
   if array.shape[1:] != input_pipeline.IMAGE_SHAPE:
     raise JaxganError(f'{path}: samples have shape {array.shape}; expected (N, 28, 28[, 1])')
   if array.dtype == np.uint8:
     return input_pipeline.to_pixels(jnp.asarray(array))
-  if np.issubdtype(array.dtype, np.floating):
-    if not np.all(np.isfinite(array)) or array.min() < -1.0 or array.max() > 1.0:
-      raise JaxganError(f'{path}: float samples must lie in [-1, 1] '
-                        f'(found {np.nanmin(array):.3g} to {np.nanmax(array):.3g})')
-    return jnp.asarray(array, jnp.float32)
-  raise JaxganError(f'{path}: samples must be uint8 (0..255) or float in [-1, 1], not {array.dtype}')
+  return jnp.asarray(array, jnp.float32)
