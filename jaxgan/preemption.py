@@ -1,10 +1,11 @@
-"""Stop requests: SIGTERM, SIGINT and SIGUSR1 ask a run to save and stop at the next step.
+"""Stop requests: SIGTERM, SIGINT and SIGUSR1 ask a run to save and stop at its next log line.
 
 Cluster schedulers send SIGTERM before they preempt a job (SLURM also SIGUSR1
 with `--signal`), a user presses Ctrl-C (SIGINT). While `StopSignals` is
-active these set a flag that the training loop reads at its next dispatch
-boundary, instead of killing the process mid-step; a second Ctrl-C
-interrupts at once.
+active these set a flag that the training loop reads at its next log line
+(where a window of recorded losses ends, so the resumed run's record is the
+uninterrupted run's), instead of killing the process mid-step; a second
+Ctrl-C interrupts at once.
 """
 import signal
 import threading

@@ -153,6 +153,8 @@ def main(argv):
                              pathlib.Path(tmp))
   except JaxganError as e:
     cli.fail(str(e))
+  except OSError as e:
+    cli.fail(cli.os_error_line(e))
   print_report(report)
   sys.exit(0 if report['identical'] else 1)
 

@@ -197,7 +197,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   logger.
 
   Holds the workdir's lock for the run (a second run there fails at once).
-  SIGTERM, SIGINT or SIGUSR1 stop it at the next step with a checkpoint and
+  SIGTERM, SIGINT or SIGUSR1 stop it at the next log line with a checkpoint and
   the closing outputs written, then raise preemption.Preempted.
   """
   watch = timing.Stopwatch()

@@ -382,3 +382,25 @@ def test_stop_signals_keep_the_first_request_and_restore_the_handlers():
     os.kill(os.getpid(), signal.SIGUSR1)
     assert stop.requested == 'SIGTERM'
   assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize('content, reason', [
+    (b'', 'the file is empty'),
+    (b'PK\x03\x04' + bytes(40), 'not an .npz archive (truncated, or another format)'),
+    ('npy', 'it is a single .npy array; save samples with np.savez')])
+def test_a_bad_samples_file_is_one_line_before_anything_loads(tmp_path, content, reason):
+  path = tmp_path / 'samples.npz'
+  if content == 'npy':
+    with open(path, 'wb') as f:
+      np.save(f, np.zeros((4, 28, 28), np.uint8))
+  else:
+    path.write_bytes(content)
+  start = time.monotonic()
+  proc = subprocess.run([sys.executable, '-m', 'jaxgan.evaluate', '--samples', str(path),
+                         '--config', str(ROOT / 'configs' / 'mnist_cpu.py')],
+                        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+  elapsed = time.monotonic() - start
+  assert proc.returncode == 1
+  assert proc.stderr.strip() == f'jaxgan: error: cannot read samples from {path}: {reason}'
+  # Before the data set and the classifier load (they take 10 s and more): at once.
+  assert elapsed < 2.0, elapsed
