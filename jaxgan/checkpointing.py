@@ -215,14 +215,14 @@ def restore(manager, template, step=None):
     raise CorruptCheckpoint(step, _reason(e)) from None
 
 
-def set_aside(manager, step):
-  """Renames checkpoint `step` to `STEP.corrupt` (kept for inspection, no longer a step)."""
+def set_aside(manager, step, label='corrupt'):
+  """Renames checkpoint `step` to `STEP.<label>` (kept for inspection, no longer a step)."""
   source = step_dir(manager, step)
-  target = source.with_name(f'{step}.corrupt')
+  target = source.with_name(f'{step}.{label}')
   n = 1
   while target.exists():
     n += 1
-    target = source.with_name(f'{step}.corrupt{n}')
+    target = source.with_name(f'{step}.{label}{n}')
   source.rename(target)
   manager.reload()
   return target

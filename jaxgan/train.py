@@ -140,10 +140,15 @@ def _restore(gan, members):
     # Every process must take the same branch: one that could not read the step passes it over.
     if not parallel.agree([bad is not None])[0]:
       for member, error in damaged:
-        aside = parallel.primary_first(lambda m=member, e=error: _set_aside(m, e),
+        aside = parallel.primary_first(lambda m=member, e=error: _set_aside(m, e.step, 'corrupt'),
                                        'damaged checkpoint set aside')
         log.warning('%s; set aside as %s, resuming from the checkpoint at step %d', error, aside,
                     step)
+      # The other members' later checkpoints: the population trains them again, in step.
+      for member in members:
+        for later in [s for s in member.manager.all_steps() if s > step]:
+          parallel.primary_first(lambda m=member, s=later: _set_aside(m, s, 'superseded'),
+                                 'later checkpoint set aside')
       return states, step
     damaged.append(bad or (members[0], checkpointing.CorruptCheckpoint(
         step, 'another process could not read it')))
@@ -151,12 +156,12 @@ def _restore(gan, members):
                     f'{damaged[0][1]}); nothing was changed')
 
 
-def _set_aside(member, error):
-  """Process 0 renames the damaged checkpoint; the others, after it, see that it is gone."""
+def _set_aside(member, step, label):
+  """Process 0 renames the checkpoint; the others, after it, see that it is gone."""
   if parallel.is_primary():
-    return checkpointing.set_aside(member.manager, error.step)
+    return checkpointing.set_aside(member.manager, step, label)
   member.manager.reload()
-  return checkpointing.step_dir(member.manager, error.step).with_name(f'{error.step}.corrupt')
+  return checkpointing.step_dir(member.manager, step).with_name(f'{step}.{label}')
 
 
 def _stack(trees):

@@ -188,6 +188,22 @@ def test_when_no_checkpoint_can_be_read_nothing_is_set_aside(tmp_path, whole):
   assert _losses(workdir) == _losses(whole)
 
 
+def test_a_damaged_member_of_a_population_takes_the_population_back_in_step(config, tmp_path):
+  from jaxgan import train
+  config.train.num_seeds = 2
+  train.train_and_evaluate(config, tmp_path)
+  whole = {s: _fingerprints(tmp_path / f'seed_{s}') for s in (0, 1)}
+  _delete_metadata(tmp_path / 'seed_1' / 'checkpoints' / '8')
+  train.train_and_evaluate(config, tmp_path)
+  # The damaged member's checkpoint is set aside, the other's later one too; both train step 8
+  # again, to the states they had.
+  assert (tmp_path / 'seed_1' / 'checkpoints' / '8.corrupt').is_dir()
+  assert (tmp_path / 'seed_0' / 'checkpoints' / '8.superseded').is_dir()
+  for s in (0, 1):
+    assert _checkpoints(tmp_path / f'seed_{s}') == [4, 8]
+    assert _fingerprints(tmp_path / f'seed_{s}') == whole[s]
+
+
 def test_a_checkpoint_of_another_model_is_refused_not_set_aside(config, tmp_path):
   import jax
   from jaxgan import checkpointing, gan as gan_lib, train
