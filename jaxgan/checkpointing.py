@@ -22,7 +22,10 @@ _ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
                       'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
 # Keys that decide which images, in which order and under which loss the saved
 # steps were trained: changing them mid-run makes a run that no config describes.
-_TRAINING_KEYS = ('seed', 'data', 'loss', 'train.batch_size')
+# Where the data lives (data.path, data_dir, cache_dir) may change: a cluster job
+# often copies it to the node's own disk.
+_TRAINING_KEYS = ('seed', 'data.source', 'data.name', 'data.split', 'data.heldout', 'loss',
+                  'train.batch_size')
 HISTORY_FILE = 'config_history.jsonl'
 
 
@@ -256,7 +259,9 @@ def check_training_settings(saved, config, workdir):
   """Refuses to resume with other data, seed, loss or batch size, unless allowed."""
   if saved is None or config.train.allow_config_change:
     return
-  diffs = _diffs(saved, config, _TRAINING_KEYS)
+  # A key the saved config lacks came with a later version, whose default keeps the old behaviour.
+  known = _flat(saved)
+  diffs = {k: v for k, v in _diffs(saved, config, _TRAINING_KEYS).items() if k in known}
   if diffs:
     raise JaxganError(
         f'{workdir} holds steps trained with other settings ({_describe(diffs)}); resume with '

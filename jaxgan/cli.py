@@ -90,8 +90,11 @@ def _drop_abandoned_async_work(previous):
     value, obj = unraisable.exc_value, unraisable.object
     closed_loop = isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'
     code = getattr(obj, 'cr_code', None)
-    orbax_coroutine = code is not None and 'orbax' in code.co_filename
-    if not (closed_loop or orbax_coroutine):
+    # Left behind by a checkpoint read or write: Orbax's coroutines and TensorStore's errors.
+    where = (code.co_filename if code is not None else '') + ''.join(
+        traceback.format_exception(unraisable.exc_type, value, unraisable.exc_traceback))
+    abandoned = 'orbax' in where or 'tensorstore' in where.lower()
+    if not (closed_loop or abandoned):
       previous(unraisable)
   return hook
 

@@ -349,6 +349,18 @@ def test_changed_training_settings_on_resume_are_refused_then_recorded(config, t
   assert (saved.seed, saved.train.num_steps) == (1, 12)
 
 
+def test_moved_data_and_keys_of_a_later_version_are_not_a_change_of_settings(config, tmp_path):
+  from jaxgan import checkpointing
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  del saved.data['heldout']                       # a config from before the key existed
+  config.data.path = str(tmp_path / 'copied_to_local_disk')
+  checkpointing.check_training_settings(saved, config, tmp_path)
+  config.data.split = 'train'
+  with pytest.raises(JaxganError, match=r"data.split: 't10k' -> 'train'"):
+    checkpointing.check_training_settings(saved, config, tmp_path)
+
+
 def test_a_fresh_start_replaces_the_config_of_a_run_that_never_checkpointed(config, tmp_path):
   from jaxgan import checkpointing
   from jaxgan import train
