@@ -102,8 +102,8 @@ def get_config():
   # Also checkpoint when this long has passed since the last save, so a crash
   # or preemption loses at most this much training; 0 = off.
   config.train.checkpoint_minutes = 10.0
-  # Resuming with another seed, data.*, loss or batch_size is refused unless True
-  # (the change is recorded in config_history.jsonl).
+  # Resuming with another seed, data set (source, name, split, heldout), loss or
+  # batch_size is refused unless True (the change is recorded in config_history.jsonl).
   config.train.allow_config_change = False
   config.train.max_checkpoints = 3
   config.train.num_samples = 16    # fixed noise vectors of the grid
