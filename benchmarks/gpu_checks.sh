@@ -7,10 +7,12 @@
 #                                             # the fp32 default and the fastest setting found by
 #                                             # `speed`, seeds 0 and 1: wall time and FID
 #   bash benchmarks/gpu_checks.sh repro OUT   # the reproducibility harness on the GPU
+#   bash benchmarks/gpu_checks.sh members OUT # MEMBERS (8) GANs in one program (a sweep) beside
+#                                             # one: aggregate images/s at batch 256
 #   bash benchmarks/gpu_checks.sh all OUT     # the three in turn
 #
 # Results go to OUT (default gpu_checks/): throughput.jsonl and throughput.err (profile tables),
-# runs.jsonl and runs.log, repro.log, grids.tgz. Needs no network or tfds: training reads the
+# runs.jsonl and runs.log, members.jsonl, repro.log, grids.tgz. Needs no network or tfds: training reads the
 # MNIST digits bundled with the package. STEPS (timed steps, 1000), VARIANTS, SEEDS ('0 1') and
 # RUN_STEPS (11700 = the tutorial's 50 epochs of 60,000 at batch 256) shrink it for a dry run;
 # ONLY_FASTEST=1 leaves the fp32 default out of `runs`. On the device machine, run it with the
@@ -18,7 +20,7 @@
 # ml-collections and tensorboardX wheels on PYTHONPATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?speed, runs, repro or all}
+what=${1:?speed, runs, members, repro or all}
 out=${2:-gpu_checks}
 mkdir -p "$out"
 steps=${STEPS:-1000}
@@ -91,11 +93,13 @@ runs() {
 case "$what" in
   speed) speed ;;
   runs) runs ;;
+  members) python benchmarks/throughput.py --steps "$steps" --members "${MEMBERS:-8}" --notorch \
+             --variants "$f32;$bf16" 2>"$out/members.err" | tee -a "$out/members.jsonl" ;;
   repro) python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 | tee "$out/repro.log" ;;
   all) speed; runs; python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 \
          | tee "$out/repro.log" ;;
   *)
-    echo "gpu_checks.sh: unknown check '$what' (speed, runs, repro or all)" >&2
+    echo "gpu_checks.sh: unknown check '$what' (speed, runs, members, repro or all)" >&2
     exit 2
     ;;
 esac

@@ -2,6 +2,7 @@
 
   python benchmarks/throughput.py [--config configs/mnist.py] [--steps 1000] [--config.x=...]
       [--notorch] [--num_examples 60000] [--profile DIR] [--variants 'a=1,b=2;c=3']
+      [--members N]
 
 Trains the config's model for a fixed number of steps on random uint8 images
 resident on the device (so no input pipeline is measured), timing after a
@@ -16,6 +17,9 @@ the kernels that take the most device time per step (profile_summary.py).
 --variants times several settings in one process, one JSON line each: a ';'
 separated list of ','-separated overrides of the config (`train.steps_per_jit=10`)
 or of JAX's options (`jax.default_prng_impl=unsafe_rbg`), applied on top of it.
+--members N times one GAN, then N GANs in one program as a sweep trains them
+(N G learning rates around the config's, one seed each, vmapped), and reports
+the N-member program's aggregate images/s and its ratio to one GAN's.
 """
 import ast
 import contextlib
@@ -33,6 +37,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import jax
 import jax.numpy as jnp
+import numpy as np
 from ml_collections import config_flags
 
 from jaxgan import cli
@@ -53,6 +58,7 @@ flags.DEFINE_integer('num_examples', 60_000, 'Synthetic data set size (MNIST tra
 flags.DEFINE_bool('torch', True, 'Also time the PyTorch port, when torch is importable.')
 flags.DEFINE_string('profile', '', 'Folder for a jax.profiler trace of 3 dispatches.')
 flags.DEFINE_string('variants', '', "Settings to time in turn: 'a.b=1,c.d=x;e.f=2' ('' = as given).")
+flags.DEFINE_integer('members', 1, 'Also time this many GANs in one program (a sweep).')
 
 
 def _value(text):
@@ -97,46 +103,67 @@ def applied(config, overrides):
       jax.config.update(f'jax_{name}', value)
 
 
-def step_flops(multi_step, state, data, keys):
+def step_flops(multi_step, state, data, keys, swept):
   """XLA's FLOP count of one training step (a loop body would be counted once, so K=1).
 
   Counted on the program before the backend compiles it: on a GPU the compiled
   program's convolutions are cuDNN calls, which the count leaves out.
   """
-  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1).cost_analysis()
+  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1, swept).cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return (cost or {}).get('flops')
 
 
-def time_jaxgan(config, steps, num_examples, profile_dir):
-  gan = gan_lib.make_gan(config)
-  keys = gan_lib.rngs(config.seed)
+def _members(config, n):
+  """(gan, state, keys, swept) of n GANs in one program: n G learning rates, seeds seed..seed+n-1."""
+  if n == 1:
+    gan = gan_lib.make_gan(config)
+    keys = gan_lib.rngs(config.seed)
+    return gan, gan_lib.init_state(gan, keys['init']), keys, {}
+  rates = config.optimizer.g_learning_rate * 2.0 ** np.linspace(-1, 1, n)
+  gan = gan_lib.make_gan(config, sweep=[{'optimizer.g_learning_rate': r} for r in rates])
+  keys = [gan_lib.rngs(config.seed + i) for i in range(n)]
+  stack = lambda *x: jnp.stack(x)
+  states = jax.tree_util.tree_map(stack, *[gan_lib.init_state(gan, k['init']) for k in keys])
+  keys = {name: jnp.stack([k[name] for k in keys]) for name in keys[0]}
+  return gan, states, keys, {'g_learning_rate': jnp.asarray(rates, jnp.float32)}
+
+
+def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
+  gan, state, keys, swept = _members(config, members)
+  data_key = gan_lib.rngs(config.seed)['data']
   per_dispatch = train.steps_per_jit(config)
   batch_size = config.train.batch_size
-  data = {'image': jax.random.randint(keys['data'], (num_examples, 28, 28, 1), 0, 256
+  data = {'image': jax.random.randint(data_key, (num_examples, 28, 28, 1), 0, 256
                                       ).astype(jnp.uint8),
-          'label': jax.random.randint(keys['data'], (num_examples,), 0, 10)}
+          'label': jax.random.randint(data_key, (num_examples,), 0, 10)}
   mesh = parallel.make_mesh()
-  multi_step = update.make_train_chunk(gan, batch_size, mesh)
-  state, data = jax.device_put((gan_lib.init_state(gan, keys['init']), data), parallel.replicated(mesh))
-  flops = step_flops(multi_step, state, data, keys)
+  multi_step = update.make_train_chunk(gan, batch_size, mesh, members, config.train.members_as)
+  state, data = jax.device_put((state, data), parallel.replicated(mesh))
+  if hasattr(multi_step, 'member_program'):
+    # A loop runs one member's program for each member.
+    take = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)
+    flops = step_flops(multi_step.member_program, take(state), data, take(keys), take(swept))
+    flops = flops * members if flops else None
+  else:
+    flops = step_flops(multi_step, state, data, keys, swept)
 
   t0 = time.perf_counter()
-  state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
+  state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
   jax.block_until_ready(state)
   compile_s = time.perf_counter() - t0
 
   dispatches = max(1, steps // per_dispatch)
   t0 = time.perf_counter()
   for _ in range(dispatches):
-    state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
+    state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
 
   if profile_dir:
     with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
       for _ in range(3):
-        state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch)
+        state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
       jax.block_until_ready(state)
     print(profile_summary.format_table(
         profile_summary.kernel_times(profile_summary.load_events(profile_dir)),
@@ -145,8 +172,11 @@ def time_jaxgan(config, steps, num_examples, profile_dir):
   done = dispatches * per_dispatch
   stats = (jax.devices()[0].memory_stats() or {})
   return {
+      'members': members, 'members_as': update.members_as(config.train.members_as),
       'steps': done, 'steps_per_jit': per_dispatch,
-      'steps_per_sec': done / elapsed, 'images_per_sec': done * batch_size / elapsed,
+      # Steps of the program; each step trains every member on its own batch.
+      'steps_per_sec': done / elapsed,
+      'images_per_sec': done * batch_size * members / elapsed,
       'compile_and_first_dispatch_s': compile_s,
       'peak_device_memory_bytes': stats.get('peak_bytes_in_use'),
       'gflop_per_step': flops / 1e9 if flops else None,
@@ -186,6 +216,13 @@ def main(argv):
       print(f'throughput: profile of {overrides}', file=sys.stderr)
     with applied(FLAGS.config, overrides) as config:
       ours, num_devices = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, profile_dir)
+      if FLAGS.members > 1:
+        one = ours
+        ours, _ = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, '', FLAGS.members)
+        ours['one_member'] = {k: one[k] for k in ('steps_per_sec', 'images_per_sec',
+                                                  'compile_and_first_dispatch_s',
+                                                  'gflop_per_step')}
+        ours['aggregate_vs_one'] = ours['images_per_sec'] / one['images_per_sec']
       dtype = config.train.compute_dtype
       if FLAGS.torch and dtype not in ports:
         ports[dtype] = time_torch_port(config, FLAGS.steps, FLAGS.num_examples)
@@ -198,7 +235,7 @@ def main(argv):
           **ours,
           'overrides': given + [f'{k}={v}' for k, v in overrides.items()],
           'torch_port': port,
-          'speedup_vs_torch': ours['steps_per_sec'] / port['steps_per_sec'] if port else None,
+          'speedup_vs_torch': ours['images_per_sec'] / port['images_per_sec'] if port else None,
       }), flush=True)
 
 

@@ -20,6 +20,8 @@ _ITEM = 'default'
 # and whether G's weight average is kept.
 _ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
                       'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
+# Keys that decide a population's or sweep's members: each resumes from its own folder.
+_MEMBER_KEYS = ('sweep', 'train.num_seeds')
 # Keys that decide which images, in which order and under which loss the saved
 # steps were trained: changing them mid-run makes a run that no config describes.
 # Where the data lives (data.path, data_dir, cache_dir) may change: a cluster job
@@ -128,8 +130,9 @@ def _disk_faults_as_one_line(manager, step):
 def intact(workdir):
   """'checkpoints 10, 20 intact': what a run in `workdir` stopped by a disk fault resumes from."""
   workdir = pathlib.Path(workdir)
-  # A population's members checkpoint the same steps; the first one speaks for all.
-  folders = [workdir / 'checkpoints'] + sorted(workdir.glob('seed_*/checkpoints'))
+  # A population's or sweep's members checkpoint the same steps; the first one speaks for all.
+  folders = ([workdir / 'checkpoints'] + sorted(workdir.glob('seed_*/checkpoints'))
+             + sorted(workdir.glob('*/seed_*/checkpoints')))
   steps = next((s for s in map(committed_steps, folders) if s), [])
   if not steps:
     return 'no checkpoint written yet'
@@ -194,6 +197,10 @@ def step_dir(manager, step):
   return pathlib.Path(manager.directory) / str(step)
 
 
+class OtherStructure(JaxganError):
+  """A checkpoint whose saved arrays have other names or shapes than the template's."""
+
+
 def restore(manager, template, step=None):
   """Restores `step` (default latest) into the structure of `template`; None if absent.
 
@@ -212,7 +219,7 @@ def restore(manager, template, step=None):
     if saved is None:
       raise CorruptCheckpoint(step, 'the record of its arrays (_METADATA) is missing or damaged') from None
     if saved != _structure(abstract):
-      raise JaxganError(
+      raise OtherStructure(
           f'checkpoint {step} in {manager.directory} does not fit this config\'s model '
           '(its saved arrays have other names or shapes); use another --workdir') from None
     raise CorruptCheckpoint(step, _reason(e)) from None
@@ -311,6 +318,9 @@ def check_compatible(saved, config, workdir):
   if saved is None:
     return
   diffs = _diffs(saved, config, _ARCHITECTURE_KEYS)
+  # Which members a population or sweep has (a key the saved config lacks came later).
+  known = _flat(saved)
+  diffs.update({k: v for k, v in _diffs(saved, config, _MEMBER_KEYS).items() if k in known})
   # ADA keeps its probability in the state: turning it on or off changes the state's structure.
   ada = [c.gan.get('augment_target', 0.0) > 0 for c in (saved, config)]
   if ada[0] != ada[1]:

@@ -43,8 +43,18 @@ def parse_flags(argv):
     text = str(e)
     guess = re.search(r'Did you mean "([^"]+)" instead of "([^"]+)"', text)
     if guess:
-      fail(f'unknown config key {guess.group(2)!r} (did you mean {guess.group(1)!r}?)', 2)
+      good, bad = _dotted(argv, guess.group(1), guess.group(2))
+      fail(f'unknown config key {bad!r} (did you mean {good!r}?)', 2)
     fail(f'bad --config or override: {" ".join(text.replace(chr(92) + "n", " ").split())}', 2)
+
+
+def _dotted(argv, good, bad):
+  """ml_collections names the last part of a mistyped key: the whole key, from the flag given."""
+  for arg in argv:
+    key = arg.split('=', 1)[0][len('--config.'):] if arg.startswith('--config.') else ''
+    if key == bad or key.endswith('.' + bad):
+      return key[:len(key) - len(bad)] + good, key
+  return good, bad
 
 
 class _LineFormatter(logging.Formatter):

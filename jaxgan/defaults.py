@@ -16,6 +16,11 @@ def get_config():
   config = ml_collections.ConfigDict()
   config.seed = 0
 
+  # A grid of in-program hyperparameters trained as one program beside
+  # train.num_seeds: 'optimizer.g_learning_rate=1e-4,2e-4;gan.ema_decay=0,0.999'
+  # (';' between keys, ',' between values); each member in workdir/POINT/seed_S.
+  config.sweep = ''
+
   config.data = ml_collections.ConfigDict()
   config.data.source = 'tfds'      # 'tfds' | 'idx'
   config.data.name = 'mnist'       # tfds data set name
@@ -107,7 +112,10 @@ def get_config():
   config.train.allow_config_change = False
   config.train.max_checkpoints = 3
   config.train.num_samples = 16    # fixed noise vectors of the grid
-  config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (jax.vmap)
+  config.train.num_seeds = 1      # > 1 trains seeds seed..seed+N-1 at once (one program)
+  # How one program trains several members (seeds, sweep points): 'vmap' batches
+  # them (fills a GPU), 'loop' runs them one after another; 'auto': loop on CPU.
+  config.train.members_as = 'auto'
   config.train.compute_dtype = 'float32'  # or 'bfloat16'; parameters stay float32
   # How G's transposed convolutions are computed (the same function and parameters):
   # 'dilated' (XLA's dilated-input convolution), 'subpixel' (stride**2 ordinary

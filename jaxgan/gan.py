@@ -6,6 +6,7 @@ and Orbax saves. Nothing random lives in the state: every stream is derived
 from the seed (`rngs`).
 """
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import augment
+from jaxgan import hyper
 from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import models
@@ -68,6 +70,18 @@ class GAN:
   augment: tuple = ()            # DiffAugment ops applied to D's inputs (augment.OPS)
   augment_target: float = 0.0   # > 0: ADA adapts the ops' probability towards this r_t
   augment_speed: int = 100_000  # images for ADA's probability to cross [0, 1]
+  # The numbers the step uses ({name: value}, hyper.py): the fields above keep
+  # the switches (> 0: the part is on); a sweep member's traced values replace these.
+  hyper: Any = None
+  make_txs: Any = None      # {name: value} -> (g_tx, d_tx)
+  d_loss_at: Any = None     # real label -> d_loss_fn
+
+  def with_values(self, values):
+    """This GAN with a sweep member's numbers (traced, {name: value}) in place of its own."""
+    merged = {**self.hyper, **values}
+    g_tx, d_tx = self.make_txs(merged)
+    return dataclasses.replace(self, hyper=merged, g_tx=g_tx, d_tx=d_tx,
+                               d_loss_fn=self.d_loss_at(merged['real_label']))
 
 
 def _validate_gan(g):
@@ -88,12 +102,29 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
 
 
-def make_gan(config, total_steps=1):
-  """The run's GAN; `total_steps` (G updates) sizes learning-rate schedules."""
+def _validate(config):
+  _validate_gan(config.gan)
+  optimizers.validate(config.optimizer)
+  return losses.get_losses(config.loss, config.gan.real_label)
+
+
+def make_gan(config, total_steps=1, sweep=()):
+  """The run's GAN; `total_steps` (G updates) sizes learning-rate schedules.
+
+  `sweep` (hyper.points of config.sweep) makes the GAN of one program for all
+  its points: what any point switches on (an EMA, a penalty, clipping) is kept
+  for all, and each point's numbers come with `GAN.with_values`.
+  """
+  for point in sweep:
+    _validate(hyper.apply(config, point))
+  if sweep:
+    config = hyper.apply(config, {k: max(p[k] for p in sweep) for k in sweep[0]})
   o, g = config.optimizer, config.gan
-  _validate_gan(g)
-  optimizers.validate(o)
-  d_loss_fn, g_loss_fn = losses.get_losses(config.loss, g.real_label)
+  d_loss_fn, g_loss_fn = _validate(config)
+  n_critic = g.n_critic
+  make_txs = lambda v: (
+      optimizers.make_optimizer(o, v['g_learning_rate'], total_steps, v),
+      optimizers.make_optimizer(o, v['d_learning_rate'], total_steps * n_critic, v))
   return GAN(
       generator=models.make_generator(config),
       discriminator=models.make_discriminator(config),
@@ -105,7 +136,9 @@ def make_gan(config, total_steps=1):
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
       # Configs saved before gan.augment existed train without it.
       augment=augment.parse_policy(g.get('augment', '')),
-      augment_target=g.get('augment_target', 0.0), augment_speed=g.get('augment_speed', 100_000))
+      augment_target=g.get('augment_target', 0.0), augment_speed=g.get('augment_speed', 100_000),
+      hyper=hyper.values(config), make_txs=make_txs,
+      d_loss_at=functools.partial(losses.d_loss_with_label, config.loss))
 
 
 def rngs(seed):

@@ -84,6 +84,12 @@ def get_losses(name, real_label=1.0):
   return d_loss, g_loss
 
 
+def d_loss_with_label(name, real_label):
+  """The named loss's d_loss with `real_label` (a number, or a traced sweep value)."""
+  d_loss, _, takes_label = LOSSES[name]
+  return functools.partial(d_loss, real_label=real_label) if takes_label else d_loss
+
+
 def _per_example_sq_norm(grads):
   """Squared L2 norm of each example's gradient over every non-batch axis (H, W and C)."""
   return jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))

@@ -1,4 +1,5 @@
 """G's and D's optimizers from the config: Adam or RMSProp, gradient clipping, schedules."""
+import jax.numpy as jnp
 import optax
 
 from jaxgan.errors import ConfigError
@@ -41,17 +42,26 @@ def learning_rate(o, peak, num_updates):
                               [o.warmup_steps])
 
 
-def make_optimizer(o, peak, num_updates):
+def make_optimizer(o, peak, num_updates, values=None):
   """The optimizer of one network; `num_updates` sizes the schedule (its structure never).
 
   `o` is checked by `validate` (gan.make_gan does it once for both networks).
+  `values` ({'b1': ..., 'grad_clip_norm': ...}, traced numbers of a sweep
+  member, see hyper.py) replaces o's numbers; `peak` may be traced too. The
+  chain's structure still follows `o`: a member whose clipping norm is 0 then
+  clips at infinity, which leaves its gradients as they are.
   """
+  v = {k: o[k] for k in ('b1', 'b2', 'rmsprop_decay', 'grad_clip_norm')}
+  v.update(values or {})
   lr = learning_rate(o, peak, num_updates)
   if o.name == 'adam':
-    tx = optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps)
+    tx = optax.adam(lr, b1=v['b1'], b2=v['b2'], eps=o.eps)
   else:
     # eps outside the square root, as PyTorch's RMSprop (the WGAN reference) has it.
-    tx = optax.rmsprop(lr, decay=o.rmsprop_decay, eps=o.eps, eps_in_sqrt=False)
+    tx = optax.rmsprop(lr, decay=v['rmsprop_decay'], eps=o.eps, eps_in_sqrt=False)
   if o.grad_clip_norm > 0:
-    tx = optax.chain(optax.clip_by_global_norm(o.grad_clip_norm), tx)
+    norm = v['grad_clip_norm']
+    if values is not None and 'grad_clip_norm' in values:
+      norm = jnp.where(norm > 0, norm, jnp.inf)
+    tx = optax.chain(optax.clip_by_global_norm(norm), tx)
   return tx

@@ -82,6 +82,9 @@ def _environment():
 def run_harness(config, config_path, overrides, interrupt_at, base):
   """Runs the three trainings in `base`; returns the report (a dict)."""
   from jaxgan import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  if config.train.num_seeds > 1 or config.get('sweep', ''):
+    raise JaxganError('the harness checks one run: leave train.num_seeds at 1 and sweep empty '
+                      '(compare two members with --compare RUN_A RUN_B)')
   total = train.total_steps(config, len(input_pipeline.load_dataset(config.data).images))
   interrupt_at = total // 2 if interrupt_at is None else interrupt_at
   if not 0 < interrupt_at < total:

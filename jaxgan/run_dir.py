@@ -1,7 +1,8 @@
 """One run's outputs in its workdir: metrics, checkpoints, fixed-noise grids, fingerprints.
 
-A population of N seeds keeps each member in `workdir/seed_S`, laid out as a
-solo run's workdir, so every tool that reads a workdir reads a member too.
+A population of N seeds keeps each member in `workdir/seed_S`, a sweep in
+`workdir/POINT/seed_S`, laid out as a solo run's workdir, so every tool that
+reads a workdir reads a member too.
 Computations (G for a grid, checkpoint saves) run on every process; the other
 files come from process 0 alone.
 """
@@ -14,6 +15,7 @@ from jaxgan import checkpointing
 from jaxgan import files
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
+from jaxgan import hyper
 from jaxgan import input_pipeline
 from jaxgan import metric_writers
 from jaxgan import parallel
@@ -34,16 +36,22 @@ def prepare_workdir(workdir):
 
 
 def member_configs(config, workdir):
-  """(config, workdir) of each member: the run itself, or one per seed of a population."""
-  if config.train.num_seeds == 1:
+  """(config, workdir) of each member: the run itself, one per seed of a population
+  (workdir/seed_S), or one per seed of each point of a sweep (workdir/POINT/seed_S).
+  """
+  grid = hyper.points(hyper.parse(config.get('sweep', ''), config))
+  if config.train.num_seeds == 1 and not grid:
     return [(config, workdir)]
   members = []
-  for i in range(config.train.num_seeds):
-    member = config.copy_and_resolve_references()
-    with member.unlocked():
-      member.seed = config.seed + i
-      member.train.num_seeds = 1
-    members.append((member, prepare_workdir(workdir / f'seed_{member.seed}')))
+  for point in grid or [{}]:
+    folder = workdir / hyper.point_name(point) if point else workdir
+    for i in range(config.train.num_seeds):
+      member = hyper.apply(config, point)
+      with member.unlocked():
+        member.seed = config.seed + i
+        member.train.num_seeds = 1
+        member.sweep = ''
+      members.append((member, prepare_workdir(folder / f'seed_{member.seed}')))
   return members
 
 
@@ -79,8 +87,9 @@ class FixedNoiseGrids:
 class Member:
   """One member of the run: its config, workdir, checkpoints, metrics and grids."""
 
-  def __init__(self, gan, config, workdir, evaluator, drawer):
-    self.config, self.workdir = config, workdir
+  def __init__(self, gan, config, workdir, evaluator, drawer, name=''):
+    # name: the member's folder under the run's workdir ('' for a run of one).
+    self.config, self.workdir, self.name = config, workdir, name
     self.keys = gan_lib.rngs(config.seed)
     self.manager = checkpointing.make_manager(workdir, config.train.max_checkpoints)
     self.best = checkpointing.make_best_manager(workdir) if evaluator else None

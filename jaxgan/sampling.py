@@ -16,6 +16,7 @@ import numpy as np
 from jaxgan import checkpointing
 from jaxgan import defaults
 from jaxgan import gan as gan_lib
+from jaxgan import hyper
 from jaxgan import input_pipeline
 from jaxgan.errors import JaxganError
 
@@ -143,6 +144,23 @@ def batch_norm_of(config):
   return config.eval.get('batch_norm', DEFAULT_BATCH_NORM)
 
 
+def _restore_run(config, gan, workdir, checkpoint):
+  """The run's state at `checkpoint`, in the structure its config gives.
+
+  A sweep member whose EMA decay is 0 trained beside members with an EMA: its
+  checkpoint keeps one too, equal to G's weights, which is what it draws with.
+  """
+  key = gan_lib.rngs(config.seed)['init']
+  try:
+    return checkpointing.restore_for_reading(workdir, gan_lib.init_state(gan, key), checkpoint)
+  except checkpointing.OtherStructure:
+    if gan.ema_decay > 0:
+      raise
+    with_ema = gan_lib.make_gan(hyper.apply(config, {'gan.ema_decay': 0.5}))
+    return checkpointing.restore_for_reading(workdir, gan_lib.init_state(with_ema, key),
+                                             checkpoint)
+
+
 def load_run(workdir, checkpoint='latest', batch_norm=None):
   """A run's config and the state of its `checkpoint` ('best', 'latest' or a step).
 
@@ -152,12 +170,14 @@ def load_run(workdir, checkpoint='latest', batch_norm=None):
   config = checkpointing.load_saved_config(workdir)
   if config is None:
     raise JaxganError(f'{workdir} holds no run (no config.json)')
+  if config.get('sweep', ''):
+    example = next(iter(sorted(workdir.glob('*/seed_*'))), workdir / 'POINT' / 'seed_0')
+    raise JaxganError(f'{workdir} holds a sweep; load one member, e.g. {example}')
   if config.train.get('num_seeds', 1) > 1:
     raise JaxganError(f'{workdir} holds a population; load one member, e.g. {workdir}/seed_0')
   gan = gan_lib.make_gan(config)
-  template = gan_lib.init_state(gan, gan_lib.rngs(config.seed)['init'])
   batch_norm = check_batch_norm(batch_norm or batch_norm_of(config))
-  return Run(config, gan, checkpointing.restore_for_reading(workdir, template, str(checkpoint)),
+  return Run(config, gan, _restore_run(config, gan, workdir, str(checkpoint)),
              workdir, batch_norm)
 
 

@@ -16,11 +16,13 @@ from jaxgan import checkpointing
 from jaxgan import files
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
+from jaxgan import hyper
 from jaxgan import input_pipeline
 from jaxgan import parallel
 from jaxgan import preemption
 from jaxgan import run_dir
 from jaxgan import sampling
+from jaxgan import sweep_report
 from jaxgan import timing
 from jaxgan import update
 from jaxgan.errors import ConfigError, DiskError, JaxganError, NonFiniteLossError
@@ -42,10 +44,14 @@ def _validate(config):
               'max_checkpoints', 'num_samples'):
     if t[key] < 1:
       raise ConfigError(f'train.{key} must be at least 1, not {t[key]}')
+  if t.get('members_as', 'auto') not in update.MEMBERS_AS:
+    raise ConfigError(f'train.members_as must be one of {list(update.MEMBERS_AS)}, '
+                      f'not {t.members_as!r}')
   if t.checkpoint_minutes < 0:
     raise ConfigError(f'train.checkpoint_minutes must be >= 0 (0 = off), not {t.checkpoint_minutes}')
   if t.num_steps < 0 or (t.num_steps == 0 and t.num_epochs < 1):
     raise ConfigError('set train.num_steps > 0 or train.num_epochs >= 1')
+  return hyper.points(hyper.parse(config.get('sweep', ''), config))
 
 
 def total_steps(config, num_examples):
@@ -168,15 +174,24 @@ def _stack(trees):
   return trees[0] if len(trees) == 1 else jax.tree_util.tree_map(lambda *x: jnp.stack(x), *trees)
 
 
-def _member(state, i, num_seeds):
-  return state if num_seeds == 1 else jax.tree_util.tree_map(lambda x: x[i], state)
+def _member(state, i, num_members):
+  return state if num_members == 1 else jax.tree_util.tree_map(lambda x: x[i], state)
 
 
-def _overfitting_probe(gan, num_seeds, train_set, heldout, mesh):
+def _swept_values(grid, configs):
+  """{name: (members,) float32} of the swept hyperparameters, for the chunk's vmap."""
+  if not grid or len(configs) == 1:
+    return {}
+  names = [hyper.IN_PROGRAM[k] for k in grid[0]]
+  values = [hyper.values(c) for c, _ in configs]
+  return {n: np.array([v[n] for v in values], np.float32) for n in names}
+
+
+def _overfitting_probe(gan, num_members, train_set, heldout, mesh):
   """state -> {'d_heldout', 'd_train'} on equal numbers of unseen and training reals, or None."""
   if heldout is None:
     return None
-  d_probe = update.make_d_probe(gan, num_seeds)
+  d_probe = update.make_d_probe(gan, num_members)
   n = min(len(heldout.images), _PROBE_IMAGES)
   sets = jax.device_put({'d_heldout': (heldout.images[:n], heldout.labels[:n]),
                          'd_train': (train_set.images[:n], train_set.labels[:n])},
@@ -184,8 +199,8 @@ def _overfitting_probe(gan, num_seeds, train_set, heldout, mesh):
   return lambda state: jax.device_get({k: d_probe(state, *v) for k, v in sets.items()})
 
 
-def _quality_line(step, m, seed=None):
-  return (f'step {step}{f" seed {seed}" if seed is not None else ""}: '
+def _quality_line(step, m, who=''):
+  return (f'step {step}{f" {who}" if who else ""}: '
           f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
           f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}, '
           f'classifier score {m["classifier_score"]:.2f}'
@@ -193,7 +208,10 @@ def _quality_line(step, m, seed=None):
 
 
 def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
-  """Trains the configured GAN (or `train.num_seeds` of them at once) in `workdir`.
+  """Trains the configured GAN in `workdir`: one, or a population of seeds and sweep points.
+
+  The members of a population (train.num_seeds) or sweep (config.sweep) train
+  as one program, each in its own folder under `workdir` (run_dir.member_configs).
 
   Resumes from the latest readable checkpoint. `on_checkpoint(step)` runs once
   each checkpoint is completely on disk. `progress`, when given, follows the
@@ -206,7 +224,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   the closing outputs written, then raise preemption.Preempted.
   """
   watch = timing.Stopwatch()
-  _validate(config)
+  grid = _validate(config)
   workdir = run_dir.prepare_workdir(workdir)
   with contextlib.ExitStack() as stack:
     refused = None
@@ -220,7 +238,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
       raise refused or JaxganError(f'workdir {workdir} is in use (process 0 could not lock it)')
     stop = stack.enter_context(preemption.StopSignals())
     try:
-      return _train(config, workdir, watch, stop, on_checkpoint, progress)
+      return _train(config, grid, workdir, watch, stop, on_checkpoint, progress)
     except DiskError as e:
       raise DiskError(f'{e}; {checkpointing.intact(workdir)}') from None
 
@@ -248,7 +266,7 @@ def _requests(stop, last_save, config, at_log):
   return tuple(bool(b) for b in parallel.agree([stop.requested is not None, due]))
 
 
-def _train(config, workdir, watch, stop, on_checkpoint, progress):
+def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   """train_and_evaluate's body, inside the workdir's lock and the stop signals' handlers."""
   _check_resumable(config, workdir)
   mesh = parallel.make_mesh()
@@ -259,14 +277,17 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
   # Real images D never trains on: its output on them beside its output on
   # training images says whether it memorises (logged as d_heldout / d_train).
   dataset, heldout = input_pipeline.split_heldout(dataset, config.data.get('heldout', 0))
-  num_examples, t, num_seeds = len(dataset.images), config.train, config.train.num_seeds
+  num_examples, t = len(dataset.images), config.train
   total = total_steps(config, num_examples)
-  gan = gan_lib.make_gan(config, total)
+  gan = gan_lib.make_gan(config, total, sweep=grid)
   _check_labels(gan, dataset)
-  chunk = update.make_train_chunk(gan, t.batch_size, mesh, num_seeds)
   configs = run_dir.member_configs(config, workdir)
-  for member_config, member_dir in configs[1:] if num_seeds == 1 else configs:
-    _check_resumable(member_config, member_dir)
+  num_members = len(configs)
+  chunk = update.make_train_chunk(gan, t.batch_size, mesh, num_members,
+                                  t.get('members_as', 'auto'))
+  for member_config, member_dir in configs:
+    if member_dir != workdir:
+      _check_resumable(member_config, member_dir)
   evaluator = (parallel.primary_first(lambda: evaluator_lib.Evaluator(config, full_dataset),
                                       'evaluation classifier ready')
                if config.eval.enabled else None)
@@ -275,7 +296,9 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
              '%.4f; real-vs-real floor FID %.3f', evaluator.num_samples,
              evaluator.classifier_info['heldout_accuracy'], evaluator.floor['fid'])
   drawer = sampling.Drawer(gan, sampling.batch_norm_of(config))
-  members = [run_dir.Member(gan, c, w, evaluator, drawer) for c, w in configs]
+  members = [run_dir.Member(gan, c, w, evaluator, drawer,
+                            '' if w == workdir else str(w.relative_to(workdir)))
+             for c, w in configs]
   states, step = _restore(gan, members)
   if step:
     log.info('resuming from the checkpoint at step %d in %s', step, workdir)
@@ -287,7 +310,7 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
     files.truncate_jsonl(workdir / checkpointing.HISTORY_FILE, step)
     checkpointing.record_config(config, workdir, step)
   for member, state in zip(members, states):
-    if parallel.is_primary() and num_seeds > 1:
+    if parallel.is_primary() and member.workdir != workdir:
       files.truncate_jsonl(member.workdir / checkpointing.HISTORY_FILE, step)
       checkpointing.record_config(member.config, member.workdir, step)
     member.truncate(state)
@@ -295,17 +318,20 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
       member.draw_grid(state)
   state = _stack(states)
   data_rngs, step_rngs = (_stack([m.keys[k] for m in members]) for k in ('data', 'step'))
-  log.info('training %d GAN%s on %s: %d images, %d steps of batch %d, %d %s device%s',
-           num_seeds, 's' if num_seeds > 1 else '', dataset.description, num_examples, total,
+  log.info('training %d GAN%s%s on %s: %d images, %d steps of batch %d, %d %s device%s',
+           num_members, 's' if num_members > 1 else '',
+           f' ({len(grid)} sweep points x {t.num_seeds} seeds)' if grid else '',
+           dataset.description, num_examples, total,
            t.batch_size, mesh.size, jax.devices()[0].platform, 's' if mesh.size > 1 else '')
 
   # From host memory: a restored state sits on one local device, and several
   # processes build a global array only from the same host values on each.
-  state, data_rngs, step_rngs, data = jax.device_put(
+  state, data_rngs, step_rngs, data, swept = jax.device_put(
       jax.device_get((state, data_rngs, step_rngs,
-                      {'image': dataset.images, 'label': dataset.labels})),
+                      {'image': dataset.images, 'label': dataset.labels},
+                      _swept_values(grid, configs))),
       parallel.replicated(mesh))
-  probe = _overfitting_probe(gan, num_seeds, dataset, heldout, mesh)
+  probe = _overfitting_probe(gan, num_members, dataset, heldout, mesh)
   if progress is not None:
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
@@ -316,7 +342,7 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
       n = next_chunk(step, total, config)
       # The first call for each chunk length compiles; later ones only enqueue.
       with watch.part('compilation') if n not in compiled else contextlib.nullcontext():
-        state, metrics = chunk(state, data, data_rngs, step_rngs, n)
+        state, metrics = chunk(state, data, data_rngs, step_rngs, n, swept)
       compiled.add(n)
       pending.append(metrics)
       step += n
@@ -329,8 +355,8 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
         log.info('%s received: saving the checkpoint at step %d, then stopping', stopped, step)
       save = save or stop_now or due
       if log_now or save:
-        # (num_seeds, steps) per metric; the host waits here only.
-        records = {k: np.concatenate([np.asarray(m[k]).reshape(num_seeds, -1)
+        # (members, steps) per metric; the host waits here only.
+        records = {k: np.concatenate([np.asarray(m[k]).reshape(num_members, -1)
                                       for m in jax.device_get(pending)], axis=1)
                    for k in update.METRIC_NAMES}
         for i, member in enumerate(members):
@@ -362,15 +388,15 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
       for i, member in enumerate(members):
         if draw:
           with watch.part('grids'):
-            sample_fn = member.draw(_member(state, i, num_seeds))
+            sample_fn = member.draw(_member(state, i, num_members))
             member.grids.write(sample_fn, step)
           if evaluator is not None:
             with watch.part('evaluation'):
-              m = member.evaluate(_member(state, i, num_seeds), sample_fn)
-            log.info('%s', _quality_line(step, m, member.config.seed if num_seeds > 1 else None))
+              m = member.evaluate(_member(state, i, num_members), sample_fn)
+            log.info('%s', _quality_line(step, m, member.name))
         if save:
           with watch.part('checkpoints'):
-            member.save(_member(state, i, num_seeds))
+            member.save(_member(state, i, num_members))
       if save:
         last_save = time.monotonic()
       if save and on_checkpoint is not None:
@@ -397,7 +423,13 @@ def _train(config, workdir, watch, stop, on_checkpoint, progress):
       # An error already on its way out is the one to report (a full disk fails both).
       if errors and not failed:
         raise errors[0]
-  if num_seeds > 1 and parallel.is_primary():
+  if parallel.is_primary() and grid:
+    rows = sweep_report.summarize(workdir)
+    for line in sweep_report.table(rows):
+      log.info('%s', line)
+    log.info('sweep summary written: %s', ', '.join(
+        str(p) for p in sweep_report.write(workdir, rows)))
+  elif parallel.is_primary() and num_members > 1:
     for line in run_dir.population_summary(members):
       log.info('%s', line)
   if stopped and step < total:

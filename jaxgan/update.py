@@ -79,9 +79,9 @@ def d_update(gan, state, real, labels, fake, key):
     critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
     if gan.gradient_penalty > 0:
       eps = jax.random.uniform(eps_key, (real.shape[0],))
-      penalty += gan.gradient_penalty * losses.gradient_penalty(critic, real, fake, eps)
+      penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake, eps)
     if gan.r1_gamma > 0:
-      penalty += 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
+      penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
     aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty)
     return loss + penalty, aux
 
@@ -90,8 +90,9 @@ def d_update(gan, state, real, labels, fake, key):
   updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, updates)
   if gan.weight_clip > 0:
-    d_params = jax.tree_util.tree_map(
-        lambda p: jnp.clip(p, -gan.weight_clip, gan.weight_clip), d_params)
+    # A sweep member whose clip is 0 (off) clips at infinity.
+    c = jnp.where(gan.hyper['weight_clip'] > 0, gan.hyper['weight_clip'], jnp.inf)
+    d_params = jax.tree_util.tree_map(lambda p: jnp.clip(p, -c, c), d_params)
   metrics = {'d_loss': loss, 'penalty': penalty,
              'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
              'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
@@ -148,7 +149,7 @@ def train_step(gan, state, batch, rng):
   if ema is not None:
     # Warmed up as TensorFlow's ExponentialMovingAverage(num_updates) does, so the
     # average does not keep the untrained weights for the first ~1/(1 - decay) steps.
-    decay = jnp.minimum(gan.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+    decay = jnp.minimum(gan.hyper['ema_decay'], (1.0 + state.step) / (10.0 + state.step))
     ema = optax.incremental_update(g_params, ema, step_size=1.0 - decay)
 
   # D's metrics averaged over its n_critic updates.
@@ -156,7 +157,8 @@ def train_step(gan, state, batch, rng):
   adaptive = {}
   if gan.augment_target > 0:
     adaptive['augment_p'] = augment.adapt_probability(
-        state.augment_p, metrics['real_sign'], gan.augment_target, batch_size * gan.n_critic,
+        state.augment_p, metrics['real_sign'], gan.hyper['augment_target'],
+        batch_size * gan.n_critic,
         gan.augment_speed)
   new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
                             g_opt_state=g_opt_state, ema_g_params=ema, **adaptive)
@@ -208,25 +210,66 @@ def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_step
   return _scan(body, state, None, length=num_steps)
 
 
-def make_train_chunk(gan, batch_size, mesh=None, num_seeds=1):
-  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps) -> (state, metrics).
+MEMBERS_AS = ('auto', 'vmap', 'loop')
+
+
+def members_as(how):
+  """'vmap' or 'loop' for train.members_as: auto is a loop on CPU, vmap elsewhere.
+
+  vmap turns the members' convolutions into grouped ones, which fill an
+  accelerator but which XLA:CPU runs far slower than the same convolutions
+  one member at a time (docs/performance.md). A loop runs one member's
+  program for each member in turn.
+  """
+  if how not in MEMBERS_AS:
+    raise ValueError(f'train.members_as must be one of {list(MEMBERS_AS)}, not {how!r}')
+  if how == 'auto':
+    return 'loop' if jax.default_backend() == 'cpu' else 'vmap'
+  return how
+
+
+def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto'):
+  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps, hyper=None) -> (state, metrics).
 
   Data-parallel over `mesh` (default: all devices); state and metrics come back
-  replicated. With num_seeds > 1 the state and both keys carry a leading seed
-  axis and the chunk is vmapped over it: one program for N GANs.
+  replicated. With num_members > 1 the state and both keys carry a leading
+  member axis: N GANs (seeds, or the points of a sweep) in one compiled program,
+  which batches them (`how` = 'vmap') or runs for each in turn ('loop';
+  members_as). `hyper` ({name: (N,) values}, hyper.py's
+  names) gives each member its own numbers in place of the GAN's.
   """
   mesh = mesh if mesh is not None else parallel.make_mesh()
   parallel.check_batch_divides(batch_size, mesh)
+  how = members_as(how)
 
-  def chunk(state, data, data_rng, step_rng, num_steps):
-    one = lambda s, d, r: train_chunk(gan, batch_size, mesh, s, data, d, r, num_steps)
-    return one(state, data_rng, step_rng) if num_seeds == 1 else jax.vmap(one)(
-        state, data_rng, step_rng)
-  return jax.jit(chunk, static_argnums=4, donate_argnums=0,
-                 out_shardings=parallel.replicated(mesh))
+  def one(state, data, data_rng, step_rng, num_steps, hyper):
+    member = gan.with_values(hyper) if hyper else gan
+    return train_chunk(member, batch_size, mesh, state, data, data_rng, step_rng, num_steps)
+
+  def chunk(state, data, data_rng, step_rng, num_steps, hyper=None):
+    hyper = hyper or {}
+    if num_members == 1 or how == 'loop':
+      return one(state, data, data_rng, step_rng, num_steps, hyper)
+    return jax.vmap(lambda s, d, r, h: one(s, data, d, r, num_steps, h))(
+        state, data_rng, step_rng, hyper)
+  jitted = jax.jit(chunk, static_argnums=4, donate_argnums=0,
+                   out_shardings=parallel.replicated(mesh))
+  if num_members == 1 or how == 'vmap':
+    return jitted
+
+  def looped(state, data, data_rng, step_rng, num_steps, hyper=None):
+    # One member's program, compiled once (the numbers of `hyper` are its
+    # arguments) and run for each member in turn: a loop inside one program
+    # would be compiled once per member, unrolled as XLA:CPU needs it.
+    take = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)
+    outs = [jitted(take(state, i), data, data_rng[i], step_rng[i], num_steps, take(hyper or {}, i))
+            for i in range(num_members)]
+    return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *outs)
+  looped.member_program = jitted
+  return looped
 
 
-def make_d_probe(gan, num_seeds=1):
+def make_d_probe(gan, num_members=1):
   """Jitted (state, uint8 images, labels) -> mean D(x) (a probability), D in inference mode.
 
   D's output on real images it trains on beside its output on real images it
@@ -238,4 +281,4 @@ def make_d_probe(gan, num_seeds=1):
         input_pipeline.to_pixels(images), train=False,
         labels=labels if gan.num_classes else None)
     return jnp.mean(jax.nn.sigmoid(logits))
-  return jax.jit(probe if num_seeds == 1 else jax.vmap(probe, in_axes=(0, None, None)))
+  return jax.jit(probe if num_members == 1 else jax.vmap(probe, in_axes=(0, None, None)))

@@ -87,3 +87,33 @@ def plot_losses(records, out_path):
 
 def sample_paths(workdir):
   return sorted((pathlib.Path(workdir) / 'samples').glob('step_*.png'))
+
+
+def plot_sweep(curves, heat, out_path):
+  """FID over steps of each member ({label: [(step, fid)]}); beside it, for a grid
+  of two keys, `heat` = (keys, (values of key 0, values of key 1), mean final FID).
+  """
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(12 if heat else 7, 4.5))
+  axes = fig.subplots(1, 2 if heat else 1)
+  ax = axes[0] if heat else axes
+  for label, curve in curves.items():
+    if curve:
+      ax.plot(*zip(*curve), marker='o', markersize=3, label=label)
+  ax.set(xlabel='step', ylabel='FID', title='FID of each member', yscale='log')
+  ax.grid(alpha=0.3)
+  if any(curves.values()):
+    ax.legend(fontsize=6)
+  if heat:
+    keys, (rows, cols), values = heat
+    image = axes[1].imshow(values, cmap='viridis_r')
+    axes[1].set(xticks=range(len(cols)), xticklabels=[f'{v:g}' for v in cols], xlabel=keys[1],
+                yticks=range(len(rows)), yticklabels=[f'{v:g}' for v in rows], ylabel=keys[0],
+                title='final FID, mean over seeds')
+    for (i, j), v in np.ndenumerate(values):
+      if not math.isnan(v):
+        axes[1].text(j, i, f'{v:.1f}', ha='center', va='center', color='white')
+    fig.colorbar(image, ax=axes[1])
+  fig.tight_layout()
+  with files.replaced_atomically(out_path) as tmp:
+    fig.savefig(tmp, dpi=100, format='png')

@@ -45,6 +45,19 @@ def test_throughput_prints_one_json_line_smoke():
   assert report['torch_port'] is None and report['speedup_vs_torch'] is None
 
 
+def test_members_in_one_program_are_reported_beside_one_smoke():
+  report, _ = _run('--notorch', '--members', '3')
+  one = report['one_member']
+  assert report['members'] == 3 and report['finite_losses']
+  # Each step of the program trains all three members on a batch each.
+  assert report['images_per_sec'] == pytest.approx(report['steps_per_sec'] * 16 * 3)
+  assert one['images_per_sec'] == pytest.approx(one['steps_per_sec'] * 16)
+  assert report['aggregate_vs_one'] == pytest.approx(report['images_per_sec']
+                                                     / one['images_per_sec'])
+  # Three members' step does about three times one member's arithmetic.
+  assert report['gflop_per_step'] == pytest.approx(3 * one['gflop_per_step'], rel=0.05)
+
+
 def test_torch_port_runs_beside_and_reports_the_ratio_smoke():
   pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
   report, _ = _run()

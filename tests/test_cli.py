@@ -44,7 +44,8 @@ def test_trains_resumes_and_says_so(tmp_path):
 
 def test_mistyped_override(tmp_path):
   proc = run('--workdir', str(tmp_path), '--config.train.batch_sise=8')
-  assert_one_error_line(proc, 2, "unknown config key 'batch_sise' (did you mean 'batch_size'?)")
+  assert_one_error_line(proc, 2, "unknown config key 'train.batch_sise' "
+                                 "(did you mean 'train.batch_size'?)")
   assert not tmp_path.joinpath('config.json').exists()
 
 

@@ -12,10 +12,10 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'jaxgan'
 # Lower layers never import higher ones. Within a layer modules do not import each other.
 LAYERS = [
     ('errors', 'timing', 'defaults', 'layers', 'preemption'),
-    ('files', 'sample_files'),
+    ('files', 'sample_files', 'hyper'),
     ('visualize', 'metric_writers', 'idx', 'fingerprint', 'parallel', 'losses', 'optimizers',
      'augment'),
-    ('input_pipeline',),
+    ('input_pipeline', 'sweep_report'),
     ('checkpointing', 'models'),
     ('gan', 'quality.metrics'),
     ('update', 'sampling', 'quality.features'),
@@ -23,10 +23,10 @@ LAYERS = [
     ('run_dir', 'scoring'),
     ('train',),
     ('cli',),
-    ('main', 'sample', 'evaluate', 'repro'),
+    ('main', 'sample', 'evaluate', 'repro', 'sweep'),
 ]
 RANK = {module: rank for rank, layer in enumerate(LAYERS) for module in layer}
-COMMAND_LINES = ('main', 'sample', 'evaluate', 'repro')
+COMMAND_LINES = ('main', 'sample', 'evaluate', 'repro', 'sweep')
 
 
 def _module_name(path):
