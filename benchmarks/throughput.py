@@ -18,8 +18,9 @@ the kernels that take the most device time per step (profile_summary.py).
 separated list of ','-separated overrides of the config (`train.steps_per_jit=10`)
 or of JAX's options (`jax.default_prng_impl=unsafe_rbg`), applied on top of it.
 --members N times one GAN, then N GANs in one program as a sweep trains them
-(N G learning rates around the config's, one seed each, vmapped), and reports
-the N-member program's aggregate images/s and its ratio to one GAN's.
+(N G learning rates around the config's, one seed each, batched or looped as
+train.members_as says), and reports the N members' aggregate images/s and its
+ratio to one GAN's.
 """
 import ast
 import contextlib
@@ -235,7 +236,9 @@ def main(argv):
           **ours,
           'overrides': given + [f'{k}={v}' for k, v in overrides.items()],
           'torch_port': port,
-          'speedup_vs_torch': ours['images_per_sec'] / port['images_per_sec'] if port else None,
+          # The port trains one GAN: compared with one member.
+          'speedup_vs_torch': (ours.get('one_member', ours)['images_per_sec']
+                               / port['images_per_sec'] if port else None),
       }), flush=True)
 
 

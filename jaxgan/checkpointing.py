@@ -21,7 +21,7 @@ _ITEM = 'default'
 _ARCHITECTURE_KEYS = ('model', 'optimizer.name', 'optimizer.grad_clip_norm',
                       'optimizer.schedule', 'optimizer.warmup_steps', 'gan.ema_decay')
 # Keys that decide a population's or sweep's members: each resumes from its own folder.
-_MEMBER_KEYS = ('sweep', 'train.num_seeds')
+_MEMBER_KEYS = {'sweep': '', 'train.num_seeds': 1}
 # Keys that decide which images, in which order and under which loss the saved
 # steps were trained: changing them mid-run makes a run that no config describes.
 # Where the data lives (data.path, data_dir, cache_dir) may change: a cluster job
@@ -318,9 +318,10 @@ def check_compatible(saved, config, workdir):
   if saved is None:
     return
   diffs = _diffs(saved, config, _ARCHITECTURE_KEYS)
-  # Which members a population or sweep has (a key the saved config lacks came later).
-  known = _flat(saved)
-  diffs.update({k: v for k, v in _diffs(saved, config, _MEMBER_KEYS).items() if k in known})
+  # Which members a population or sweep has (a config saved before a key existed had its default).
+  old, new = _flat(saved), _flat(config)
+  diffs.update({k: (old.get(k, default), new.get(k, default))
+                for k, default in _MEMBER_KEYS.items() if old.get(k, default) != new.get(k, default)})
   # ADA keeps its probability in the state: turning it on or off changes the state's structure.
   ada = [c.gan.get('augment_target', 0.0) > 0 for c in (saved, config)]
   if ada[0] != ada[1]:

@@ -102,7 +102,8 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
 
 
-def _validate(config):
+def validate(config):
+  """Checks the gan.*, optimizer.* and loss settings; returns the loss pair."""
   _validate_gan(config.gan)
   optimizers.validate(config.optimizer)
   return losses.get_losses(config.loss, config.gan.real_label)
@@ -116,11 +117,11 @@ def make_gan(config, total_steps=1, sweep=()):
   for all, and each point's numbers come with `GAN.with_values`.
   """
   for point in sweep:
-    _validate(hyper.apply(config, point))
+    validate(hyper.apply(config, point))
   if sweep:
     config = hyper.apply(config, {k: max(p[k] for p in sweep) for k in sweep[0]})
   o, g = config.optimizer, config.gan
-  d_loss_fn, g_loss_fn = _validate(config)
+  d_loss_fn, g_loss_fn = validate(config)
   n_critic = g.n_critic
   make_txs = lambda v: (
       optimizers.make_optimizer(o, v['g_learning_rate'], total_steps, v),

@@ -26,9 +26,17 @@ IN_PROGRAM = {
     'gan.real_label': 'real_label',
     'gan.augment_target': 'augment_target',
 }
-# Keys whose 0 switches a part of the state off (an EMA, ADA's probability):
-# members of one program keep the same state, so 0 cannot be swept beside > 0.
+# Keys whose 0 switches off a part of the state that no value can stand in for
+# (ADA's probability): members of one program keep the same state, so 0 cannot
+# be swept beside > 0. (An EMA with decay 0 is G's weights, a clip at infinity
+# no clip: those switches can.)
 STATE_SWITCHES = ('gan.augment_target',)
+# Switches whose part a sweep keeps for every member once any member has it on:
+# config key -> value name. A member whose value is 0 keeps the part (unused).
+SWITCHES_KEPT = {'gan.ema_decay': 'ema_decay', 'optimizer.grad_clip_norm': 'grad_clip_norm'}
+# Keys that only one optimizer reads.
+_OPTIMIZER_ONLY = {'optimizer.b1': 'adam', 'optimizer.b2': 'adam',
+                   'optimizer.rmsprop_decay': 'rmsprop'}
 
 
 def values(config):
@@ -90,6 +98,9 @@ def parse(text, config):
                         f'swept in one program; sweepable keys: {", ".join(IN_PROGRAM)}')
     if key in seen:
       raise ConfigError(f'sweep: {key} is named twice')
+    if _OPTIMIZER_ONLY.get(key, config.optimizer.name) != config.optimizer.name:
+      raise ConfigError(f'sweep: {key} has no effect with optimizer.name='
+                        f'{config.optimizer.name!r}')
     seen.add(key)
     texts = [v.strip() for v in raw.split(',')]
     if not all(texts):
@@ -113,7 +124,13 @@ def points(grid):
 
 def point_name(point):
   """The folder name of a grid point: 'g_learning_rate=0.0001,ema_decay=0.999'."""
-  return ','.join(f'{IN_PROGRAM[k]}={v:g}' for k, v in point.items())
+  return ','.join(f'{IN_PROGRAM[k]}={_short(v)}' for k, v in point.items())
+
+
+def _short(value):
+  """The shortest text of a number that reads back as the same number ('0.001', '1e-05')."""
+  text = f'{value:g}'
+  return text if float(text) == value else repr(value)
 
 
 def parse_point_name(name):

@@ -6,6 +6,7 @@ knows the GAN and its checkpoints, never the trainer.
 """
 import dataclasses
 import functools
+import itertools
 import pathlib
 from typing import Any
 
@@ -147,18 +148,22 @@ def batch_norm_of(config):
 def _restore_run(config, gan, workdir, checkpoint):
   """The run's state at `checkpoint`, in the structure its config gives.
 
-  A sweep member whose EMA decay is 0 trained beside members with an EMA: its
-  checkpoint keeps one too, equal to G's weights, which is what it draws with.
+  A sweep member whose EMA decay or clipping norm is 0 trained beside members
+  with one: its checkpoint keeps the part too (an EMA equal to G's weights,
+  which is what it draws with; a clipping step's empty state), so the
+  structures with those parts on are tried after its own.
   """
   key = gan_lib.rngs(config.seed)['init']
-  try:
-    return checkpointing.restore_for_reading(workdir, gan_lib.init_state(gan, key), checkpoint)
-  except checkpointing.OtherStructure:
-    if gan.ema_decay > 0:
-      raise
-    with_ema = gan_lib.make_gan(hyper.apply(config, {'gan.ema_decay': 0.5}))
-    return checkpointing.restore_for_reading(workdir, gan_lib.init_state(with_ema, key),
-                                             checkpoint)
+  off = [k for k, v in hyper.SWITCHES_KEPT.items() if not hyper.values(config)[v] > 0]
+  first = None
+  for on in itertools.product((False, True), repeat=len(off)):
+    changed = gan_lib.make_gan(hyper.apply(config, {k: 0.5 for k, o in zip(off, on) if o}))
+    try:
+      return checkpointing.restore_for_reading(workdir, gan_lib.init_state(changed, key),
+                                               checkpoint)
+    except checkpointing.OtherStructure as e:
+      first = first or e
+  raise first
 
 
 def load_run(workdir, checkpoint='latest', batch_norm=None):

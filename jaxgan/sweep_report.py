@@ -41,15 +41,20 @@ def members(workdir):
 def summarize(workdir):
   """One row per grid point, best first: by mean final FID, then mean best FID.
 
-  A point none of whose seeds has been evaluated yet comes last.
+  "Final" is the latest step every evaluated member has reached, so a sweep
+  read while it trains compares its members at one step. A point none of
+  whose seeds has been evaluated yet comes last.
   """
   found = members(workdir)
   if not found:
     raise JaxganError(f'{workdir} holds no sweep members (folders POINT/seed_S with '
                       f'{metric_writers.METRICS_FILE})')
+  ends = [c[-1][0] for seeds in found.values() for c in seeds.values() if c]
+  common = min(ends, default=None)
   rows = []
   for point, seeds in found.items():
-    scored = {s: c for s, c in seeds.items() if c}
+    upto = {s: [(step, f) for step, f in c if step <= common] for s, c in seeds.items()}
+    scored = {s: c for s, c in upto.items() if c}
     final = [c[-1][1] for c in scored.values()]
     best = [min(f for _, f in c) for c in scored.values()]
     rows.append({

@@ -51,7 +51,11 @@ def _validate(config):
     raise ConfigError(f'train.checkpoint_minutes must be >= 0 (0 = off), not {t.checkpoint_minutes}')
   if t.num_steps < 0 or (t.num_steps == 0 and t.num_epochs < 1):
     raise ConfigError('set train.num_steps > 0 or train.num_epochs >= 1')
-  return hyper.points(hyper.parse(config.get('sweep', ''), config))
+  points = hyper.points(hyper.parse(config.get('sweep', ''), config))
+  # Every point's values, before anything is written or loaded.
+  for point in points:
+    gan_lib.validate(hyper.apply(config, point))
+  return points
 
 
 def total_steps(config, num_examples):

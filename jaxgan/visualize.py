@@ -97,9 +97,17 @@ def plot_sweep(curves, heat, out_path):
   fig = Figure(figsize=(12 if heat else 7, 4.5))
   axes = fig.subplots(1, 2 if heat else 1)
   ax = axes[0] if heat else axes
+  # One colour per grid point, one line style per seed.
+  points = sorted({label.rsplit('/', 1)[0] for label in curves})
+  seeds = sorted({label.rsplit('/', 1)[-1] for label in curves})
+  colours = [f'C{i % 10}' if len(points) <= 10 else f'#{i * 0x9e3779 % 0xffffff:06x}'
+             for i in range(len(points))]
   for label, curve in curves.items():
+    point, seed = label.rsplit('/', 1) if '/' in label else (label, '')
     if curve:
-      ax.plot(*zip(*curve), marker='o', markersize=3, label=label)
+      ax.plot(*zip(*curve), marker='o', markersize=3, label=label,
+              color=colours[points.index(point)],
+              linestyle=('-', '--', ':', '-.')[seeds.index(seed) % 4])
   ax.set(xlabel='step', ylabel='FID', title='FID of each member', yscale='log')
   ax.grid(alpha=0.3)
   if any(curves.values()):
@@ -110,9 +118,12 @@ def plot_sweep(curves, heat, out_path):
     axes[1].set(xticks=range(len(cols)), xticklabels=[f'{v:g}' for v in cols], xlabel=keys[1],
                 yticks=range(len(rows)), yticklabels=[f'{v:g}' for v in rows], ylabel=keys[0],
                 title='final FID, mean over seeds')
+    middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
     for (i, j), v in np.ndenumerate(values):
       if not math.isnan(v):
-        axes[1].text(j, i, f'{v:.1f}', ha='center', va='center', color='white')
+        # Dark text on the light (low FID) end of the colour map.
+        axes[1].text(j, i, f'{v:.1f}', ha='center', va='center',
+                     color='black' if v < middle else 'white')
     fig.colorbar(image, ax=axes[1])
   fig.tight_layout()
   with files.replaced_atomically(out_path) as tmp:

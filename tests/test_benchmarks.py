@@ -48,13 +48,10 @@ def test_throughput_prints_one_json_line_smoke():
 def test_members_in_one_program_are_reported_beside_one_smoke():
   report, _ = _run('--notorch', '--members', '3')
   one = report['one_member']
-  assert report['members'] == 3 and report['finite_losses']
-  # Each step of the program trains all three members on a batch each.
-  assert report['images_per_sec'] == pytest.approx(report['steps_per_sec'] * 16 * 3)
-  assert one['images_per_sec'] == pytest.approx(one['steps_per_sec'] * 16)
-  assert report['aggregate_vs_one'] == pytest.approx(report['images_per_sec']
-                                                     / one['images_per_sec'])
-  # Three members' step does about three times one member's arithmetic.
+  assert report['members'] == 3 and report['finite_losses'] and one['images_per_sec'] > 0
+  # On CPU the members run one after another: three members' step does three times the
+  # arithmetic of one member's.
+  assert report['members_as'] == 'loop'
   assert report['gflop_per_step'] == pytest.approx(3 * one['gflop_per_step'], rel=0.05)
 
 

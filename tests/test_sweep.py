@@ -47,6 +47,12 @@ def swept(tmp_path_factory):
   return workdir, train.train_and_evaluate(_config(SWEEP), workdir)
 
 
+@pytest.fixture(scope='module')
+def solo_states():
+  """Final states of solo runs by (G rate, EMA decay), trained once for the module."""
+  return {}
+
+
 def _worst(a, b):
   return max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y))))
              for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
@@ -77,7 +83,8 @@ def test_the_grid_trains_each_point_in_its_own_folder(swept):
     ('optimizer.g_learning_rate=1e-4,1e-3', [(1e-4, 0.0), (1e-3, 0.0)]),
     ('gan.ema_decay=0,0.9', [(1e-4, 0.0), (1e-4, 0.9)]),
 ])
-def test_members_equal_their_settings_trained_alone(tmp_path, sweep, settings, members_as):
+def test_members_equal_their_settings_trained_alone(tmp_path, solo_states, sweep, settings,
+                                                   members_as):
   """Run one after another in the program (loop, CPU's default), members are solo runs bit
   for bit. Batched (vmap, the accelerators' default) their convolutions reduce in another
   order: measured on CPU, 2 members, the largest difference of any array after 8 steps is
@@ -89,9 +96,11 @@ def test_members_equal_their_settings_trained_alone(tmp_path, sweep, settings, m
   config.train.members_as = members_as
   state = train.train_and_evaluate(config, tmp_path / 'sweep')
   for i, (lr, ema) in enumerate(settings):
-    config = _config()
-    config.optimizer.g_learning_rate, config.gan.ema_decay = lr, ema
-    solo = train.train_and_evaluate(config, tmp_path / f'solo{i}')
+    if (lr, ema) not in solo_states:
+      config = _config()
+      config.optimizer.g_learning_rate, config.gan.ema_decay = lr, ema
+      solo_states[lr, ema] = train.train_and_evaluate(config, tmp_path / f'solo{i}')
+    solo = solo_states[lr, ema]
     member = jax.tree_util.tree_map(lambda x, i=i: x[i], state)
     if solo.ema_g_params is None and member.ema_g_params is not None:
       member = member.replace(ema_g_params=None)
@@ -107,6 +116,16 @@ def test_a_member_loads_as_a_run_of_its_own(swept):
   member = jax.tree_util.tree_map(lambda x: x[2], state)
   assert run.config.gan.ema_decay == 0.0
   assert _worst(gan_lib.sample_params(run.state), member.g_params) == 0.0
+
+
+def test_a_member_whose_clipping_is_off_loads_as_a_run_of_its_own(tmp_path):
+  config = _config('optimizer.grad_clip_norm=0,1')
+  config.train.num_steps = 2
+  state = train.train_and_evaluate(config, tmp_path)
+  run = sampling.load_run(tmp_path / 'grad_clip_norm=0' / 'seed_0')
+  assert run.config.optimizer.grad_clip_norm == 0.0 and int(run.state.step) == 2
+  member = jax.tree_util.tree_map(lambda x: x[0], state)
+  assert _worst(run.state.g_params, member.g_params) == 0.0
 
 
 def test_each_member_takes_the_first_adam_step_at_its_own_rate():
@@ -160,6 +179,70 @@ def test_a_swept_switch_that_is_off_leaves_its_member_alone(config):
   assert largest[0] > 0.01 and largest[1] <= 0.01
 
 
+def _data(config):
+  dataset = input_pipeline.load_dataset(config.data)
+  return {'image': jnp.asarray(dataset.images), 'label': jnp.asarray(dataset.labels)}
+
+
+def _compared(state):
+  """The parts every member has whatever its switches: parameters, and ADA's probability."""
+  return (state.g_params, state.d_params, getattr(state, 'augment_p', None))
+
+
+@pytest.fixture(scope='module')
+def solo_runs():
+  """Solo runs by their config's JSON: the config's own values recur across the keys."""
+  return {}
+
+
+# Each key's first value is the config's own where it can be, so that one solo run serves many.
+@pytest.mark.parametrize('key, values, changes', [
+    ('optimizer.g_learning_rate', (1e-4, 1e-3), {}),
+    ('optimizer.d_learning_rate', (1e-3, 1e-4), {}),
+    ('optimizer.b1', (0.9, 0.5), {}),
+    ('optimizer.b2', (0.999, 0.9), {}),
+    ('optimizer.rmsprop_decay', (0.9, 0.99), {'optimizer.name': 'rmsprop'}),
+    ('optimizer.grad_clip_norm', (0.0, 0.01), {}),
+    ('gan.ema_decay', (0.0, 0.9), {}),
+    ('gan.gradient_penalty', (0.0, 10.0), {}),
+    ('gan.r1_gamma', (0.0, 10.0), {}),
+    ('gan.weight_clip', (0.0, 0.01), {}),
+    ('gan.real_label', (1.0, 0.9), {}),
+    ('gan.augment_target', (0.3, 0.9), {'gan.augment': 'translation'}),
+])
+def test_every_sweepable_key_reaches_its_member(config, solo_runs, key, values, changes):
+  """Two members of one program, 3 steps: each is its value trained alone (its 0 as off)."""
+  for k, v in changes.items():
+    section, leaf = k.split('.')
+    config[section][leaf] = v
+  config.optimizer.eps = 1e-4   # as in _config: no amplified last bits
+  config.optimizer.d_learning_rate = 1e-3
+  data, keys = _data(config), gan_lib.rngs(config.seed)
+  grid = [{key: v} for v in values]
+  gan = gan_lib.make_gan(config, sweep=grid)
+  two = lambda x: jnp.stack([x, x])
+  chunk = update.make_train_chunk(gan, config.train.batch_size, num_members=2, how='loop')
+  swept, _ = chunk(jax.tree_util.tree_map(two, gan_lib.init_state(gan, keys['init'])), data,
+                   two(keys['data']), two(keys['step']), 3,
+                   {hyper.IN_PROGRAM[key]: jnp.asarray(values, jnp.float32)})
+  members = [jax.tree_util.tree_map(lambda x, i=i: x[i], swept) for i in (0, 1)]
+  for member, point in zip(members, grid):
+    own = hyper.apply(config, point)
+    name = json.dumps(json.loads(own.to_json()), sort_keys=True)
+    if name not in solo_runs:
+      alone = gan_lib.make_gan(own)
+      solo_runs[name], _ = update.make_train_chunk(alone, config.train.batch_size)(
+          gan_lib.init_state(alone, keys['init']), data, keys['data'], keys['step'], 3)
+    solo = solo_runs[name]
+    assert _worst(_compared(member), _compared(solo)) <= 1e-6
+    if solo.ema_g_params is not None:
+      assert _worst(member.ema_g_params, solo.ema_g_params) <= 1e-6
+  # The value makes a difference (ADA's target may leave p alike over 3 steps).
+  if key != 'gan.augment_target':
+    assert _worst(_compared(members[0]) + (members[0].ema_g_params,),
+                  _compared(members[1]) + (members[1].ema_g_params,)) > 1e-6
+
+
 @pytest.mark.parametrize('text, message', [
     ('optimizer.g_learning_rate', "each part is key=v1,v2,..."),
     ('optimizer.g_learning_rate=1e-4,', 'has an empty value'),
@@ -176,10 +259,30 @@ def test_a_bad_sweep_is_refused_in_words(config, text, message):
     hyper.parse(text, config)
 
 
-def test_a_member_value_its_key_refuses_is_refused(config):
+def test_a_member_value_its_key_refuses_is_refused_before_anything_is_written(config, tmp_path):
   config.sweep = 'optimizer.b1=0.5,1.5'
   with pytest.raises(ConfigError, match=r'optimizer.b1 must be in \[0, 1\), not 1.5'):
-    train.train_and_evaluate(config, '/nonexistent/never/made')
+    train.train_and_evaluate(config, tmp_path / 'run')
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_key_the_optimizer_does_not_read_is_refused(config):
+  config.optimizer.name = 'rmsprop'
+  with pytest.raises(ConfigError, match="optimizer.b1 has no effect with optimizer.name='rmsprop'"):
+    hyper.parse('optimizer.b1=0.5,0.9', config)
+  config.optimizer.name = 'adam'
+  with pytest.raises(ConfigError, match="rmsprop_decay has no effect with optimizer.name='adam'"):
+    hyper.parse('optimizer.rmsprop_decay=0.9,0.99', config)
+
+
+def test_an_old_workdir_does_not_take_a_sweep(config, tmp_path):
+  saved = config.copy_and_resolve_references()
+  with saved.unlocked():
+    del saved['sweep']   # written before the key existed
+  checkpointing.check_compatible(saved, config, tmp_path)
+  config.sweep = 'optimizer.b1=0.5,0.9'
+  with pytest.raises(JaxganError, match="sweep: '' -> 'optimizer.b1=0.5,0.9'"):
+    checkpointing.check_compatible(saved, config, tmp_path)
 
 
 def test_grid_points_and_their_folder_names():
@@ -191,6 +294,10 @@ def test_grid_points_and_their_folder_names():
   assert names[1] == 'g_learning_rate=0.0001,ema_decay=0.999' and len(set(names)) == 6
   assert hyper.parse_point_name(names[1]) == {'g_learning_rate': 1e-4, 'ema_decay': 0.999}
   assert hyper.parse_point_name('seed_0') is None
+  # Names are exact: values that print alike at 6 digits still get folders of their own.
+  close = [hyper.point_name({'optimizer.g_learning_rate': v}) for v in (1e-4, 1.0000001e-4)]
+  assert close[0] != close[1]
+  assert [hyper.parse_point_name(n)['g_learning_rate'] for n in close] == [1e-4, 1.0000001e-4]
 
 
 def _cli(*args):
@@ -274,9 +381,10 @@ def test_summarize_ranks_hand_made_members(tmp_path):
   rows = sweep_report.summarize(tmp_path)
   assert [r['point'] for r in rows] == [b, a, d, c]
   assert rows[0]['final_fid'] == pytest.approx({'mean': 7.0, 'std': math.sqrt(2.0)})
-  assert rows[1]['final_fid']['mean'] == pytest.approx(11.0)
-  assert rows[1]['best_fid'] == pytest.approx({'mean': 10.0, 'std': math.sqrt(8.0)})
-  assert rows[1]['per_seed']['1'] == {'final_fid': 10.0, 'best_fid': 8.0}
+  # Point a reached step 30, the others step 20: all are ranked at step 20.
+  assert rows[1]['step'] == 20 and rows[1]['final_fid']['mean'] == pytest.approx(14.0)
+  assert rows[1]['best_fid'] == pytest.approx({'mean': 14.0, 'std': math.sqrt(72.0)})
+  assert rows[1]['per_seed']['1'] == {'final_fid': 8.0, 'best_fid': 8.0}
   assert rows[0]['values'] == {'g_learning_rate': 1e-4, 'ema_decay': 0.999}
   assert rows[3]['final_fid']['mean'] is None and rows[2]['step'] == 20
 
