@@ -104,13 +104,15 @@ def applied(config, overrides):
       jax.config.update(f'jax_{name}', value)
 
 
-def step_flops(multi_step, state, data, keys, swept):
+def step_flops(multi_step, state, data, keys, swept=None):
   """XLA's FLOP count of one training step (a loop body would be counted once, so K=1).
 
   Counted on the program before the backend compiles it: on a GPU the compiled
   program's convolutions are cuDNN calls, which the count leaves out.
   """
-  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1, swept).cost_analysis()
+  # The members' numbers (a sweep's) only when there are any: a chunk of one GAN takes none.
+  extra = (swept,) if swept else ()
+  cost = multi_step.lower(state, data, keys['data'], keys['step'], 1, *extra).cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return (cost or {}).get('flops')
 
