@@ -147,9 +147,12 @@ def test_a_workdir_written_before_the_module_split_resumes(config, tmp_path):
   assert [r['step'] for r in records] == [2, 4, 6, 8]
   assert [r['step'] for r in fingerprint.read(workdir)] == [3, 6, 8]
   # The old run's first 6 steps are today's: an uninterrupted run ends in the same state.
+  # To rounding: those steps ran on another machine, and XLA:CPU's kernels differ in the
+  # last bits between CPU models, which Adam (eps 1e-7) magnifies where a gradient is ~1e-8
+  # (measured 3e-6 on an AMD EPYC).
   whole = train.train_and_evaluate(config, tmp_path / 'whole')
   for a, b in zip(_leaves(whole), _leaves(resumed)):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
 
 
 def test_a_cpu_run_says_how_long_it_will_take_and_names_the_hint(config, tmp_path, caplog):
