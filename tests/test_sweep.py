@@ -349,6 +349,15 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_one(swept, tmp_path):
     assert fingerprint.read(a) == fingerprint.read(b) and len(fingerprint.read(a)) == 2
     strip = lambda rs: [{k: v for k, v in r.items() if k not in timing} for r in rs]
     assert strip(metric_writers.read_metrics(a)) == strip(metric_writers.read_metrics(b))
+  # The reproducibility tool compares members as it compares solo runs: the same member
+  # agrees with itself resumed, two points differ from their first fingerprint.
+  compare = lambda a, b: subprocess.run(
+      [sys.executable, '-m', 'jaxgan.repro', '--compare', str(a), str(b)], cwd=ROOT,
+      capture_output=True, text=True, timeout=300)
+  same = compare(workdir / POINTS[1] / 'seed_0', tmp_path / POINTS[1] / 'seed_0')
+  assert same.returncode == 0 and json.loads(same.stdout)['first_divergence'] is None
+  other = compare(workdir / POINTS[0] / 'seed_0', workdir / POINTS[1] / 'seed_0')
+  assert other.returncode == 1 and json.loads(other.stdout)['first_divergence'] == 4
 
 
 def test_resuming_with_another_sweep_is_refused(swept):
