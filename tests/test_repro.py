@@ -1,22 +1,13 @@
 """Reproducibility: the harness, its failure on a non-deterministic run, fingerprints, populations."""
 import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 
-from helpers import ROOT
+from helpers import ROOT, repro
 from jaxgan import fingerprint
 from jaxgan import metric_writers
 from jaxgan import train
-
-
-def repro(*args):
-  return subprocess.run([sys.executable, '-m', 'jaxgan.repro', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=900,
-                        env=dict(os.environ, JAX_PLATFORMS='cpu'))
 
 
 def test_harness_passes_on_the_test_config(tmp_path):

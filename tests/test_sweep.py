@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from helpers import ROOT, load_config
+from helpers import ROOT, load_config, repro
 from jaxgan import checkpointing
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -351,9 +351,7 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_one(swept, tmp_path):
     assert strip(metric_writers.read_metrics(a)) == strip(metric_writers.read_metrics(b))
   # The reproducibility tool compares members as it compares solo runs: the same member
   # agrees with itself resumed, two points differ from their first fingerprint.
-  compare = lambda a, b: subprocess.run(
-      [sys.executable, '-m', 'jaxgan.repro', '--compare', str(a), str(b)], cwd=ROOT,
-      capture_output=True, text=True, timeout=300)
+  compare = lambda a, b: repro('--compare', str(a), str(b))
   same = compare(workdir / POINTS[1] / 'seed_0', tmp_path / POINTS[1] / 'seed_0')
   assert same.returncode == 0 and json.loads(same.stdout)['first_divergence'] is None
   other = compare(workdir / POINTS[0] / 'seed_0', workdir / POINTS[1] / 'seed_0')
