@@ -137,7 +137,7 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   data_key = gan_lib.rngs(config.seed)['data']
   per_dispatch = train.steps_per_jit(config)
   batch_size = config.train.batch_size
-  data = {'image': jax.random.randint(data_key, (num_examples, 28, 28, 1), 0, 256
+  data = {'image': jax.random.randint(data_key, (num_examples,) + gan.image_shape, 0, 256
                                       ).astype(jnp.uint8),
           'label': jax.random.randint(data_key, (num_examples,), 0, 10)}
   mesh = parallel.make_mesh()

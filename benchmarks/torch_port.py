@@ -191,6 +191,7 @@ def unsupported(config):
   """Why the port cannot run a jaxgan config, or None: it ports the tutorial DCGAN's step only."""
   m, g, o = config.model, config.gan, config.optimizer
   checks = {'model.name': m.name == 'dcgan', 'model.conditional': not m.conditional,
+            'model.image_shape': tuple(m.get('image_shape', ()) or (28, 28, 1)) == (28, 28, 1),
             'model.spectral_norm': not m.spectral_norm,
             'model.kernel_init': m.kernel_init == 'glorot_uniform',
             'loss': config.loss == 'non_saturating', 'optimizer.name': o.name == 'adam',

@@ -9,6 +9,7 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from jaxgan import defaults
 from jaxgan import files
 from jaxgan.errors import DISK_ERRNOS, DiskError, JaxganError
 
@@ -252,6 +253,8 @@ def load_saved_config(workdir):
     # vectors or EMA weights, which this version's TrainState cannot hold.
     raise JaxganError(f'{workdir} was written by an older jaxgan (its config has no gan.* '
                       'settings) whose checkpoints this version cannot read; start a new --workdir')
+  # Runs from before the data decided the shape made the tutorial's 28x28x1 images.
+  tree.setdefault('model', {}).setdefault('image_shape', list(defaults.TUTORIAL_SHAPE))
   for record in files.read_jsonl(pathlib.Path(workdir) / HISTORY_FILE):
     for key, (_, value) in record['changes'].items():
       *parents, name = key.split('.')

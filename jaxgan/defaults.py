@@ -10,6 +10,8 @@ import ml_collections
 
 # The 10,000 real MNIST test digits shipped inside the package, for runs without internet.
 BUNDLED_MNIST_DIR = pathlib.Path(__file__).parent / 'data' / 'mnist'
+# The tutorial's image shape: what models are built for when model.image_shape is empty.
+TUTORIAL_SHAPE = (28, 28, 1)
 
 
 def get_config():
@@ -22,10 +24,20 @@ def get_config():
   config.sweep = ''
 
   config.data = ml_collections.ConfigDict()
-  config.data.source = 'tfds'      # 'tfds' | 'idx'
+  config.data.source = 'tfds'      # 'tfds' | 'idx' | 'folder' | 'npz'
   config.data.name = 'mnist'       # tfds data set name
-  config.data.path = ''            # IDX folder, or tfds manual_dir with the official files
+  # IDX folder; folder of images (class sub-folders optional); .npz file with uint8
+  # 'images' (N, H, W[, C]) and optional 'labels'; or tfds manual_dir with the official files.
+  config.data.path = ''
   config.data.split = 'train'      # tfds split, or IDX prefix ('train', 't10k')
+  config.data.image_key = 'image'  # tfds image feature
+  config.data.label_key = 'label'  # tfds label feature; '' = unlabelled
+  # Square side the images are resized to (shorter side scaled, centre cropped); 0 = as stored.
+  config.data.image_size = 0
+  config.data.grayscale = False    # colour images read as one channel
+  # A folder's unreadable images, or ones of another colour mode or size, are an
+  # error naming the file; True leaves them out with a count.
+  config.data.skip_bad_files = False
   config.data.data_dir = ''        # tfds data_dir ('' = tfds default)
   config.data.cache_dir = ''       # uint8 array cache ('' = ~/.cache/jaxgan)
   # When tfds cannot get MNIST (offline, nothing prepared, no local files),
@@ -38,7 +50,11 @@ def get_config():
   config.model = ml_collections.ConfigDict()
   config.model.name = 'dcgan'      # 'dcgan' | 'mlp'
   config.model.latent_dim = 100
-  # DCGAN widths: G's dense projection and transposed convs, D's convs.
+  # (H, W, C) of the images: set from the data by the trainer; () builds the tutorial's 28x28x1.
+  config.model.image_shape = ()
+  # DCGAN widths: G's dense projection and transposed convs, D's convs. At 28x28
+  # G is the tutorial's (7x7, then strides 1, 2, 2); at 2**k pixels G starts at 4x4
+  # and doubles once per width, so it needs k - 2 of them (3 for 32x32, 4 for 64x64).
   config.model.g_features = (256, 128, 64)
   config.model.d_features = (64, 128)
   # MLP GAN widths (the fully-connected GAN of Goodfellow et al.).
@@ -54,7 +70,7 @@ def get_config():
   # Conditional GAN: G gets a label embedding, D is conditioned by projection
   # (logit + <embed(y), features>) or by a label map concatenated as a channel.
   config.model.conditional = False
-  config.model.num_classes = 10
+  config.model.num_classes = 10   # a conditional model takes the data set's count
   config.model.label_embedding_dim = 50
   config.model.conditioning = 'projection'   # 'projection' | 'concat'
   config.model.spectral_norm = False         # spectral normalisation of D's layers

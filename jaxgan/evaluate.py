@@ -3,7 +3,7 @@
   python -m jaxgan.evaluate --workdir W [--checkpoint best|latest|STEP]
   python -m jaxgan.evaluate --samples S.npz --config configs/mnist.py [--config.x=...]
 
---samples reads uint8 (N, 28, 28[, 1]) in 0..255 or float in [-1, 1], so
+--samples reads uint8 (N, H, W[, C]) in 0..255 or float in [-1, 1], so
 samples from any system are scored on the same scale.
 """
 import json

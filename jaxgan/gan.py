@@ -17,7 +17,6 @@ import optax
 
 from jaxgan import augment
 from jaxgan import hyper
-from jaxgan import input_pipeline
 from jaxgan import losses
 from jaxgan import models
 from jaxgan import optimizers
@@ -62,6 +61,7 @@ class GAN:
   g_loss_fn: Any
   latent_dim: int
   num_classes: int = 0          # > 0: conditional
+  image_shape: tuple = (28, 28, 1)   # (H, W, C) of G's output and D's input
   n_critic: int = 1
   gradient_penalty: float = 0.0
   r1_gamma: float = 0.0
@@ -132,6 +132,7 @@ def make_gan(config, total_steps=1, sweep=()):
       g_tx=optimizers.make_optimizer(o, o.g_learning_rate, total_steps),
       d_tx=optimizers.make_optimizer(o, o.d_learning_rate, total_steps * g.n_critic),
       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
+      image_shape=models.image_shape(config),
       num_classes=config.model.num_classes if config.model.conditional else 0,
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
@@ -157,7 +158,7 @@ def init_state(gan, rng):
   g_rng, d_rng = jax.random.split(rng)
   g_vars = gan.generator.init(g_rng, jnp.zeros((1, gan.latent_dim)), train=False,
                               labels=_dummy_labels(gan, 1))
-  d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + input_pipeline.IMAGE_SHAPE),
+  d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + gan.image_shape),
                                   train=False, labels=_dummy_labels(gan, 1))
   adaptive = gan.augment_target > 0
   return (AdaptiveTrainState if adaptive else TrainState)(

@@ -3,8 +3,15 @@
 Sources: 'idx' reads a folder of IDX files; 'tfds' prepares a TensorFlow
 Datasets split once (TensorFlow is imported only then) and caches it as a
 uint8 `.npz`, so later runs, and machines without TensorFlow, start from the
-cache. When tfds cannot get MNIST, the real MNIST test digits bundled with
-the package are used (unless `data.fallback_to_bundled` is off).
+cache; 'folder' decodes a folder of pictures (jaxgan.image_files); 'npz' reads
+uint8 images (and labels) saved with NumPy. When tfds cannot get MNIST, the
+real MNIST test digits bundled with the package are used (unless
+`data.fallback_to_bundled` is off).
+
+The data decide the image shape: `data.image_size` (> 0) scales every image's
+shorter side to it and crops the centre square, `data.grayscale` converts
+colour to one channel; `with_data_shape` writes the result, and the number of
+classes, into the config the models are built from.
 """
 import dataclasses
 import logging
@@ -13,17 +20,24 @@ import pathlib
 import re
 import socket
 
+import zipfile
+import zlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import defaults
 from jaxgan import idx
+from jaxgan import image_files
 from jaxgan.errors import ConfigError, JaxganError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = defaults.TUTORIAL_SHAPE
+SOURCES = ('tfds', 'idx', 'folder', 'npz')
+# The training images stay on each device when they take at most this share of its memory.
+DEVICE_MEMORY_SHARE = 0.25
 BUNDLED_MNIST_DIR = defaults.BUNDLED_MNIST_DIR
 _SPLIT_ALIASES = {'test': 't10k'}
 _HELDOUT_SEED = 4321
@@ -31,23 +45,92 @@ _HELDOUT_SEED = 4321
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  images: np.ndarray   # uint8, (N, 28, 28, 1)
-  labels: np.ndarray   # int32, (N,)
+  images: np.ndarray   # uint8, (N, H, W, C), C 1 or 3
+  labels: np.ndarray   # int32, (N,); zeros when unlabelled
   description: str
+  num_classes: int = -1   # 0: unlabelled; -1: the labels' maximum + 1
+
+  def __post_init__(self):
+    if self.num_classes < 0:
+      count = int(self.labels.max()) + 1 if len(self.labels) else 0
+      object.__setattr__(self, 'num_classes', count)
+
+  @property
+  def image_shape(self):
+    return tuple(int(d) for d in self.images.shape[1:])
 
 
 def load_dataset(data_config):
-  """Loads the configured split as uint8 images and int32 labels on the host."""
-  if data_config.source == 'idx':
+  """Loads the configured split as uint8 images and int32 labels on the host, at its shape."""
+  source = data_config.source
+  if source == 'idx':
     ds = load_idx(data_config.path, data_config.split)
-  elif data_config.source == 'tfds':
+  elif source == 'tfds':
     ds = load_tfds(data_config)
+  elif source == 'folder':
+    ds = load_folder(data_config)
+  elif source == 'npz':
+    ds = load_npz(data_config.path)
   else:
-    raise ConfigError(f"data.source must be 'tfds' or 'idx', not {data_config.source!r}")
-  if ds.images.shape[1:] != IMAGE_SHAPE:
+    raise ConfigError(f'data.source must be one of {", ".join(map(repr, SOURCES))}, '
+                      f'not {source!r}')
+  return reshape(ds, data_config)
+
+
+def reshape(ds, data_config):
+  """The data set at the configured size and channels; refuses shapes no model can take."""
+  size, images = data_config.get('image_size', 0), ds.images
+  if size < 0:
+    raise ConfigError(f'data.image_size must be 0 (as stored) or a side in pixels, not {size}')
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.dtype != np.uint8:
+    raise JaxganError(f'{ds.description}: images must be uint8 (N, H, W[, 1 or 3]), not '
+                      f'{images.dtype} {images.shape}')
+  if images.shape[-1] == 4:
+    images = images[..., :3]
+  if data_config.get('grayscale', False) and images.shape[-1] == 3:
+    images = image_files.to_grayscale(images)
+  if size:
+    images = image_files.resize_all(images, size)
+  elif images.shape[1] != images.shape[2]:
+    raise JaxganError(f'{ds.description}: images are {images.shape[2]}x{images.shape[1]}; the '
+                      'models make square images: set --config.data.image_size to resize and '
+                      'crop them')
+  if images is ds.images:
+    return ds
+  return dataclasses.replace(ds, images=images)
+
+
+def with_data_shape(config, dataset):
+  """The config with model.image_shape (and a conditional model's classes) taken from the data."""
+  m = config.model
+  stated = tuple(m.get('image_shape', ()) or ())
+  if stated and stated != dataset.image_shape:
+    raise ConfigError(f'model.image_shape {stated} differs from the data\'s {dataset.image_shape} '
+                      f'({dataset.description}); leave it empty (the data decide it)')
+  if m.conditional and dataset.num_classes < 2:
+    raise ConfigError(f'a conditional model needs labelled data; {dataset.description} has '
+                      f'{dataset.num_classes} classes (set data.label_key, or use class '
+                      'sub-folders)')
+  config = config.copy_and_resolve_references()
+  with config.unlocked():
+    config.model.image_shape = dataset.image_shape
+    if m.conditional:
+      config.model.num_classes = dataset.num_classes
+  return config
+
+
+def check_fits_device(dataset):
+  """Refuses, with the rule, a data set too large to stay resident on an accelerator."""
+  device = jax.local_devices()[0]
+  stats = device.memory_stats() if device.platform != 'cpu' else None
+  limit = (stats or {}).get('bytes_limit')
+  if limit and dataset.images.nbytes > DEVICE_MEMORY_SHARE * limit:
     raise JaxganError(
-        f'{ds.description}: images have shape {ds.images.shape[1:]}, the models make {IMAGE_SHAPE}')
-  return ds
+        f'{dataset.description}: {dataset.images.nbytes / 2**30:.1f} GiB of images exceed '
+        f'{DEVICE_MEMORY_SHARE:.0%} of the {limit / 2**30:.1f} GiB of {device.device_kind} memory '
+        'they must stay in; set a smaller --config.data.image_size or train on a subset')
 
 
 def split_heldout(dataset, num):
@@ -58,7 +141,7 @@ def split_heldout(dataset, num):
     raise ConfigError(f'data.heldout {num} must be under half of the {len(dataset.images)} images')
   perm = np.asarray(jax.random.permutation(jax.random.PRNGKey(_HELDOUT_SEED), len(dataset.images)))
   part = lambda idx, what: Dataset(dataset.images[np.sort(idx)], dataset.labels[np.sort(idx)],
-                                   f'{dataset.description} ({what})')
+                                   f'{dataset.description} ({what})', dataset.num_classes)
   return part(perm[num:], f'{num} held out'), part(perm[:num], 'held out')
 
 
@@ -84,15 +167,58 @@ def load_idx(path, split):
   return Dataset(images[..., None], labels.astype(np.int32), f'IDX {folder} split {prefix}')
 
 
+def load_folder(data_config):
+  """A folder of PNG/JPEG files, labelled by its sub-folders when it has them."""
+  if not data_config.path:
+    raise JaxganError('data.source=folder needs data.path, the folder of images')
+  found = image_files.read_folder(data_config.path, data_config.get('image_size', 0),
+                                  data_config.get('grayscale', False),
+                                  data_config.get('skip_bad_files', False))
+  what = f'{len(found.classes)} classes' if found.classes else 'unlabelled'
+  return Dataset(found.images, found.labels, f'folder {data_config.path} ({what})',
+                 len(found.classes))
+
+
+def load_npz(path):
+  """A NumPy .npz with uint8 'images' (N, H, W[, C]) and, optionally, int 'labels' (N,)."""
+  if not path:
+    raise JaxganError("data.source=npz needs data.path, a .npz file with an 'images' array")
+  file = pathlib.Path(path).expanduser()
+  try:
+    with np.load(file, allow_pickle=False) as f:
+      if 'images' not in f:
+        raise JaxganError(f"{file} has no 'images' array (it has {', '.join(f.files) or 'none'})")
+      images = f['images']
+      labels = f['labels'] if 'labels' in f else None
+  except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+    raise JaxganError(f'{file} is not a readable .npz file: {e}') from None
+  if labels is not None and (labels.shape != images.shape[:1] or labels.dtype.kind not in 'iu'
+                             or (len(labels) and labels.min() < 0)):
+    raise JaxganError(f"{file}: 'labels' must be {len(images)} integers >= 0, not "
+                      f'{labels.dtype} {labels.shape}')
+  num_classes = -1 if labels is not None else 0
+  labels = np.zeros(len(images), np.int32) if labels is None else labels.astype(np.int32)
+  return Dataset(images, labels, f'npz {file}', num_classes)
+
+
 def load_bundled_mnist():
   """The 10,000 real MNIST test digits shipped inside the package."""
   ds = load_idx(str(BUNDLED_MNIST_DIR), 't10k')
   return dataclasses.replace(ds, description='bundled MNIST test digits (10,000)')
 
 
+def _keys(data_config):
+  """(image feature, label feature or '') of a tfds data set."""
+  return data_config.get('image_key', 'image'), data_config.get('label_key', 'label')
+
+
 def _cache_path(data_config):
   root = pathlib.Path(data_config.cache_dir or '~/.cache/jaxgan').expanduser()
-  key = re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{data_config.name}-{data_config.split}')
+  # The default features keep the name caches had before the keys existed.
+  keys = '' if _keys(data_config) == ('image', 'label') else '-'.join(('',) + _keys(data_config))
+  size = data_config.get('image_size', 0)
+  key = re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{data_config.name}-{data_config.split}{keys}'
+               f'{f"-{size}px" if size else ""}')
   return root / f'{key}.npz'
 
 
@@ -101,9 +227,12 @@ def load_tfds(data_config):
   cache = _cache_path(data_config)
   if cache.is_file():
     with np.load(cache) as f:
-      return Dataset(f['images'], f['labels'], f'tfds {data_config.name}:{data_config.split} ({cache})')
+      # Caches written before 'num_classes' was stored hold MNIST-like labelled sets.
+      num_classes = int(f['num_classes']) if 'num_classes' in f else -1
+      return Dataset(f['images'], f['labels'],
+                     f'tfds {data_config.name}:{data_config.split} ({cache})', num_classes)
   try:
-    images, labels = _prepare_with_tfds(data_config)
+    images, labels, num_classes = _prepare_with_tfds(data_config)
   except JaxganError as e:
     if data_config.name == 'mnist' and data_config.fallback_to_bundled:
       log.warning('%s -- training on the 10,000 real MNIST test digits bundled with jaxgan '
@@ -112,15 +241,15 @@ def load_tfds(data_config):
                   '--config.data.fallback_to_bundled=False makes this an error.', e)
       return load_bundled_mnist()
     raise
-  _save_cache(cache, images, labels)
-  return Dataset(images, labels, f'tfds {data_config.name}:{data_config.split}')
+  _save_cache(cache, images, labels, num_classes)
+  return Dataset(images, labels, f'tfds {data_config.name}:{data_config.split}', num_classes)
 
 
-def _save_cache(cache, images, labels):
+def _save_cache(cache, images, labels, num_classes):
   try:
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f'.tmp{os.getpid()}.npz')
-    np.savez(tmp, images=images, labels=labels)
+    np.savez(tmp, images=images, labels=labels, num_classes=num_classes)
     os.replace(tmp, cache)
   except OSError as e:
     log.warning('could not cache the prepared data set at %s: %s', cache, e)
@@ -180,6 +309,15 @@ def _prepare_with_tfds(data_config):
     builder = tfds.builder(data_config.name, **kwargs)
   except Exception as e:  # tfds raises several types for unknown names
     raise JaxganError(f'tfds has no data set {data_config.name!r}: {e}') from None
+  image_key, label_key = _keys(data_config)
+  features = builder.info.features
+  if image_key not in features:
+    raise JaxganError(f'tfds {data_config.name} has no feature {image_key!r} (data.image_key); '
+                      f'its features: {", ".join(features.keys())}')
+  if label_key and label_key not in features:
+    raise JaxganError(f'tfds {data_config.name} has no feature {label_key!r} (data.label_key; '
+                      f"'' trains without labels); its features: {', '.join(features.keys())}")
+  num_classes = int(getattr(features[label_key], 'num_classes', -1) or -1) if label_key else 0
   manual_dir = _manual_dir(data_config)
   _check_can_prepare(builder, data_config, manual_dir)
   download_config = (tfds.download.DownloadConfig(manual_dir=str(manual_dir))
@@ -188,16 +326,25 @@ def _prepare_with_tfds(data_config):
     builder.download_and_prepare(download_config=download_config)
     # Fixed-size batches: batch_size=-1 reserves memory for an unknown cardinality
     # as sys.maxsize elements and aborts inside TensorFlow.
-    batches = list(tfds.as_numpy(builder.as_dataset(split=data_config.split, batch_size=4096)))
+    size = data_config.get('image_size', 0)
+    if size:
+      # One example at a time: stored sizes may differ, and large originals (CelebA's
+      # 218x178) are resized before the whole split is held in memory.
+      batches = [{image_key: image_files.resize_all(e[image_key][None], size),
+                  **({label_key: np.asarray(e[label_key])[None]} if label_key else {})}
+                 for e in tfds.as_numpy(builder.as_dataset(split=data_config.split))]
+    else:
+      batches = list(tfds.as_numpy(builder.as_dataset(split=data_config.split, batch_size=4096)))
   except Exception as e:  # network, checksum and split errors all end here
     first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
     raise JaxganError(
         f'tfds could not prepare {data_config.name}:{data_config.split} ({type(e).__name__}: '
         f'{first_line}); without internet, set --config.data.path to a folder with the '
         'official gzip files (tfds manual_dir) or use --config.data.source=idx') from None
-  images = np.concatenate([b['image'] for b in batches]).astype(np.uint8)
-  labels = np.concatenate([b.get('label', np.zeros(len(b['image']))) for b in batches])
-  return images, labels.astype(np.int32)
+  images = np.concatenate([b[image_key] for b in batches]).astype(np.uint8)
+  labels = (np.concatenate([b[label_key] for b in batches]) if label_key
+            else np.zeros(len(images)))
+  return images, labels.astype(np.int32), num_classes
 
 
 def steps_per_epoch(num_examples, batch_size):

@@ -54,7 +54,9 @@ class MetricWriter:
 
   def write_image(self, step, name, image_uint8):
     from tensorboardX import summary  # pylint: disable=g-import-not-at-top
-    self._write_events(step, [summary.image(name, np.asarray(image_uint8), dataformats='HW')])
+    image = np.asarray(image_uint8)
+    self._write_events(step, [summary.image(name, image,
+                                            dataformats='HWC' if image.ndim == 3 else 'HW')])
 
   def close(self):
     with files.disk_errors(self._events_dir):

@@ -15,6 +15,11 @@ MLP GAN (Goodfellow et al.'s fully-connected GAN, BN in G as in later ports):
      (latent 100) + 3,584 batch statistics.
   D: Dense 1024-512-256, each LReLU Dropout -> Dense(1).  1,460,225 parameters.
 
+At other resolutions (model.image_shape, from the data) G follows the DCGAN
+paper: Dense to 4x4, then a stride-2 transposed convolution per width, BN and
+LReLU between, to 1 or 3 channels; D's stride-2 convolutions take any size;
+the MLP GAN's last layer has H*W*C outputs.
+
 Conditional models (model.conditional) feed G the latent concatenated with a
 learned label embedding, and condition D by projection (Miyato & Koyama 2018:
 logit + <embed(y), features>) or by concatenation (a learned 28x28 label map as
@@ -22,12 +27,14 @@ an extra input channel). model.spectral_norm wraps each of D's convolutions and
 dense layers in flax's SpectralNorm (one power iteration per training call).
 """
 import functools
+import math
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgan import layers
+from jaxgan.defaults import TUTORIAL_SHAPE
 from jaxgan.errors import ConfigError
 
 _INITS = {
@@ -96,15 +103,38 @@ class _Critic(_Layers):
     return logit.astype(jnp.float32)
 
 
+def dcgan_plan(image_shape, features):
+  """(start side, strides) of G's transposed convolutions for square `image_shape`.
+
+  28 pixels: the tutorial's 7x7 start and strides 1, 2, 2. 2**k pixels: the
+  DCGAN paper's 4x4 start, doubled by each of len(features) convolutions.
+  """
+  size, width, _ = image_shape
+  n = len(features)
+  if size == width == 28 and n == 3:
+    return 7, (1, 2, 2)
+  if size == width and size >= 8 and size & (size - 1) == 0:
+    if 4 * 2 ** n == size:
+      return 4, (2,) * n
+    need = size.bit_length() - 3
+    raise ConfigError(f'model.g_features {tuple(features)} has {n} widths; {size}x{size} images '
+                      f'need {need} (4x4 doubled {need} times), e.g. '
+                      f'{tuple(64 * 2 ** i for i in reversed(range(need)))}')
+  raise ConfigError(f'the DCGAN makes 28x28 images (3 g_features) or square powers of two from '
+                    f'8 (32, 64, 128, ...), not {size}x{width}; set --config.data.image_size')
+
+
 class DCGANGenerator(_Layers):
   features: Sequence[int] = (256, 128, 64)
   kernel_size: int = 5
   conv_transpose: str = 'dilated'   # how transposed convolutions are computed (same function)
+  image_shape: Sequence[int] = TUTORIAL_SHAPE
 
   @nn.compact
   def __call__(self, z, train: bool, labels=None):
     z = self.condition_latent(z, labels)
-    f0, f1, f2 = self.features
+    start, strides = dcgan_plan(self.image_shape, self.features)
+    widths = tuple(self.features[1:]) + (self.image_shape[-1],)
     k = (self.kernel_size, self.kernel_size)
     if self.conv_transpose != 'dilated':
       layer = functools.partial(layers.SubpixelConvTranspose, kernel_size=k,
@@ -115,11 +145,13 @@ class DCGANGenerator(_Layers):
                                 kernel_init=self.kernel_init, dtype=self.dtype)
     # Named as nn.ConvTranspose names itself, so both ways share one parameter tree.
     conv_t = lambda i, f, s: layer(f, strides=(s, s), name=f'ConvTranspose_{i}')
-    x = self.act(self.bn(train)(self.dense(7 * 7 * f0, use_bias=False)(z)))
-    x = x.reshape(x.shape[0], 7, 7, f0)
-    x = self.act(self.bn(train)(conv_t(0, f1, 1)(x)))
-    x = self.act(self.bn(train)(conv_t(1, f2, 2)(x)))
-    x = conv_t(2, 1, 2)(x)
+    f0 = self.features[0]
+    x = self.act(self.bn(train)(self.dense(start * start * f0, use_bias=False)(z)))
+    x = x.reshape(x.shape[0], start, start, f0)
+    for i, (f, stride) in enumerate(zip(widths, strides)):
+      x = conv_t(i, f, stride)(x)
+      if i < len(widths) - 1:
+        x = self.act(self.bn(train)(x))
     return jnp.tanh(x.astype(jnp.float32))
 
 
@@ -144,14 +176,15 @@ class DCGANDiscriminator(_Critic):
 
 class MLPGenerator(_Layers):
   features: Sequence[int] = (256, 512, 1024)
+  image_shape: Sequence[int] = TUTORIAL_SHAPE
 
   @nn.compact
   def __call__(self, z, train: bool, labels=None):
     x = self.condition_latent(z, labels)
     for f in self.features:
       x = self.act(self.bn(train)(self.dense(f)(x)))
-    x = self.dense(28 * 28)(x)
-    return jnp.tanh(x.astype(jnp.float32)).reshape(z.shape[0], 28, 28, 1)
+    x = self.dense(math.prod(self.image_shape))(x)
+    return jnp.tanh(x.astype(jnp.float32)).reshape((z.shape[0],) + tuple(self.image_shape))
 
 
 class MLPDiscriminator(_Critic):
@@ -218,17 +251,28 @@ def _check_name(config):
   return config.model.name
 
 
+def image_shape(config):
+  """(H, W, C) the models make and take: model.image_shape, set from the data by the trainer."""
+  shape = tuple(int(d) for d in (config.model.get('image_shape', ()) or TUTORIAL_SHAPE))
+  if len(shape) != 3 or shape[-1] not in (1, 3) or min(shape) < 1:
+    raise ConfigError(f'model.image_shape must be (H, W, 1 or 3), not {shape}')
+  return shape
+
+
 def make_generator(config):
-  """The generator: latent (B, latent_dim) [, labels (B,)] -> images (B, 28, 28, 1) in [-1, 1]."""
+  """The generator: latent (B, latent_dim) [, labels (B,)] -> images (B, H, W, C) in [-1, 1]."""
   m = config.model
   if _check_name(config) == 'dcgan':
+    dcgan_plan(image_shape(config), m.g_features)
     return DCGANGenerator(features=tuple(m.g_features), kernel_size=m.kernel_size,
-                          conv_transpose=_conv_transpose(config), **_common(config))
-  return MLPGenerator(features=tuple(m.mlp_g_features), **_common(config))
+                          conv_transpose=_conv_transpose(config), image_shape=image_shape(config),
+                          **_common(config))
+  return MLPGenerator(features=tuple(m.mlp_g_features), image_shape=image_shape(config),
+                      **_common(config))
 
 
 def make_discriminator(config):
-  """The discriminator: images (B, 28, 28, 1) [, labels (B,)] -> logits (B,)."""
+  """The discriminator: images (B, H, W, C) [, labels (B,)] -> logits (B,)."""
   m = config.model
   if _check_name(config) == 'dcgan':
     return DCGANDiscriminator(features=tuple(m.d_features), kernel_size=m.kernel_size,

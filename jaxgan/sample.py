@@ -5,7 +5,7 @@
 
 .png: a grid of the samples (or of the walk's frames with --interpolate); for a
 conditional model without --label, one row per class (--num // classes columns);
-.npz: the samples as uint8 (N, 28, 28, 1) under 'images', the format that
+.npz: the samples as uint8 (N, H, W, C) under 'images', the format that
 `jaxgan.evaluate --samples` reads; .gif: a latent walk by spherical
 interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
 --label (class 0 by default) for a conditional model. .npz from a conditional
@@ -65,7 +65,7 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=
   elif kind == '.png':
     visualize.save_png(out, visualize.image_grid(images, cols))
   else:
-    frames = [visualize.upscale(img[..., 0]) for img in images]
+    frames = [visualize.upscale(img[..., 0] if img.shape[-1] == 1 else img) for img in images]
     visualize.save_frames_gif(frames, out, duration_ms=80)
   return images.shape
 

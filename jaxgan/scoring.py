@@ -18,6 +18,7 @@ def evaluate_workdir(workdir, which='best', batch_norm=None):
 
 def evaluate_samples(samples, path, config):
   """Scores `samples` (sample_files.read of `path`) against the config's data set."""
-  pixels = evaluator_lib.to_pixels(samples, path)
-  evaluator = evaluator_lib.Evaluator(config, input_pipeline.load_dataset(config.data))
+  dataset = input_pipeline.load_dataset(config.data)
+  pixels = evaluator_lib.to_pixels(samples, path, dataset.image_shape)
+  evaluator = evaluator_lib.Evaluator(config, dataset)
   return {'samples': str(path), **evaluator.score(pixels)}

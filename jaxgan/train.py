@@ -27,6 +27,7 @@ from jaxgan import timing
 from jaxgan import update
 from jaxgan.errors import ConfigError, DiskError, JaxganError, NonFiniteLossError
 from jaxgan.quality import evaluator as evaluator_lib
+from jaxgan.quality import features
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,8 @@ def _overfitting_probe(gan, num_members, train_set, heldout, mesh):
 def _quality_line(step, m, who=''):
   return (f'step {step}{f" {who}" if who else ""}: '
           f'FID {m["fid"]:.3f} (floor {m["fid_floor"]:.3f}), KID {m["kid"]:.4f}, '
-          f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}, '
-          f'classifier score {m["classifier_score"]:.2f}'
+          f'precision {m["precision"]:.3f}, recall {m["recall"]:.3f}'
+          + (f', classifier score {m["classifier_score"]:.2f}' if 'classifier_score' in m else '')
           + (f', label accuracy {m["label_accuracy"]:.3f}' if 'label_accuracy' in m else ''))
 
 
@@ -272,11 +273,13 @@ def _requests(stop, last_save, config, at_log):
 
 def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   """train_and_evaluate's body, inside the workdir's lock and the stop signals' handlers."""
-  _check_resumable(config, workdir)
   mesh = parallel.make_mesh()
   # Process 0 prepares (and caches) the data set before the others read it.
   dataset = parallel.primary_first(lambda: input_pipeline.load_dataset(config.data),
                                    'data set ready')
+  input_pipeline.check_fits_device(dataset)
+  config = input_pipeline.with_data_shape(config, dataset)
+  _check_resumable(config, workdir)
   full_dataset = dataset
   # Real images D never trains on: its output on them beside its output on
   # training images says whether it memorises (logged as d_heldout / d_train).
@@ -296,9 +299,9 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
                                       'evaluation classifier ready')
                if config.eval.enabled else None)
   if evaluator is not None:
-    log.info('sample quality: %d samples against real digits; classifier held-out accuracy '
-             '%.4f; real-vs-real floor FID %.3f', evaluator.num_samples,
-             evaluator.classifier_info['heldout_accuracy'], evaluator.floor['fid'])
+    log.info('sample quality: %d samples against real images; %s; real-vs-real floor FID %.3f',
+             evaluator.num_samples, features.describe(evaluator.classifier_info),
+             evaluator.floor['fid'])
   drawer = sampling.Drawer(gan, sampling.batch_norm_of(config))
   members = [run_dir.Member(gan, c, w, evaluator, drawer,
                             '' if w == workdir else str(w.relative_to(workdir)))

@@ -105,7 +105,7 @@ def d_update(gan, state, real, labels, fake, key):
 def train_step(gan, state, batch, rng):
   """`gan.n_critic` D updates, then one G update against the updated D.
 
-  `batch` is {'image': (n_critic, B, 28, 28, 1) in [-1, 1], 'label': (n_critic, B)}:
+  `batch` is {'image': (n_critic, B, H, W, C) in [-1, 1], 'label': (n_critic, B)}:
   one real batch per D update; 'label' conditions a conditional GAN's D and its
   fakes. The extra D updates run in a lax.scan. G runs forward once for the last
   D update and the G update: its VJP is kept and pulled back through the G
@@ -187,7 +187,7 @@ def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
 def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps):
   """`num_steps` steps in one lax.scan, each drawing its batches on the device.
 
-  `data` is {'image': uint8 (N, 28, 28, 1), 'label': int32 (N,)}, replicated on
+  `data` is {'image': uint8 (N, H, W, C), 'label': int32 (N,)}, replicated on
   every device of `mesh`, as is the state. Each batch is split over the mesh's
   'data' axis; XLA partitions the step accordingly, all-reducing gradients and
   batch statistics, so 1 and N devices compute the same update.

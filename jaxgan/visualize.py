@@ -16,14 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def image_grid(images_uint8, ncols=None, pad=2):
-  """(N, H, W[, 1]) uint8 -> one (rows*(H+pad)+pad, cols*(W+pad)+pad) uint8 image."""
+  """(N, H, W[, 1]) or (N, H, W, 3) uint8 -> one grey (R, C) or colour (R, C, 3) uint8 image,
+  R = rows*(H+pad)+pad, C = cols*(W+pad)+pad."""
   images = np.asarray(images_uint8)
-  if images.ndim == 4:
+  if images.ndim == 4 and images.shape[-1] == 1:
     images = images[..., 0]
-  n, h, w = images.shape
+  n, h, w = images.shape[:3]
   ncols = ncols or math.ceil(math.sqrt(n))
   nrows = math.ceil(n / ncols)
-  grid = np.zeros((nrows * (h + pad) + pad, ncols * (w + pad) + pad), np.uint8)
+  grid = np.zeros((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + images.shape[3:], np.uint8)
   for i, img in enumerate(images):
     r, c = divmod(i, ncols)
     grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = img

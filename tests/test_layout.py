@@ -13,8 +13,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'jaxgan'
 LAYERS = [
     ('errors', 'timing', 'defaults', 'layers', 'preemption'),
     ('files', 'sample_files', 'hyper'),
-    ('visualize', 'metric_writers', 'idx', 'fingerprint', 'parallel', 'losses', 'optimizers',
-     'augment'),
+    ('visualize', 'metric_writers', 'idx', 'image_files', 'fingerprint', 'parallel', 'losses',
+     'optimizers', 'augment'),
     ('input_pipeline', 'sweep_report'),
     ('checkpointing', 'models'),
     ('gan', 'quality.metrics'),

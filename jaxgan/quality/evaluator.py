@@ -26,6 +26,7 @@ class Evaluator:
     e = config.eval
     self.apply, self.classifier_info = features.load_or_train(dataset, e, config.data.cache_dir)
     n = len(dataset.images)
+    self.image_shape = dataset.image_shape
     self.num_samples = min(e.num_samples, n // 2)
     perm = (features.fixed_permutation(n) if reference_seed is None else
             np.asarray(jax.random.permutation(jax.random.PRNGKey(reference_seed), n)))
@@ -38,27 +39,34 @@ class Evaluator:
     self.floor = self._metrics(*features.embed(self.apply, other))
 
   def _metrics(self, feats, probs):
+    """FID, KID, precision, recall; with a classifier (probs), its score and class histogram."""
     precision, recall = metrics.precision_recall(self._ref_feats, feats, k=3)
-    counts, tv = metrics.class_histogram(probs)
-    return {
+    result = {
         'fid': metrics.frechet_distance(*metrics.gaussian_stats(feats), *self._ref_stats),
         'kid': metrics.kid(self._ref_feats, feats, _KID_SEED, subset_size=self._kid_subset),
-        'classifier_score': float(metrics.classifier_score(probs)),
         'precision': float(precision), 'recall': float(recall),
-        'class_histogram': [int(c) for c in counts], 'class_tv_from_uniform': float(tv),
     }
+    if probs is not None:
+      counts, tv = metrics.class_histogram(probs)
+      result.update({'classifier_score': float(metrics.classifier_score(probs)),
+                     'class_histogram': [int(c) for c in counts],
+                     'class_tv_from_uniform': float(tv)})
+    return result
 
   def score(self, pixels, labels=None):
-    """Metrics of `pixels` (N, 28, 28, 1) in [-1, 1], N >= num_samples (the rest unused).
+    """Metrics of `pixels` (N, H, W, C) in [-1, 1], N >= num_samples (the rest unused).
 
     `labels`, the classes a conditional model was asked for, adds label_accuracy.
     """
     if len(pixels) < self.num_samples:
       raise JaxganError(f'{len(pixels)} samples given; scoring needs at least {self.num_samples} '
                         '(eval.num_samples, capped at half the data set)')
+    if tuple(pixels.shape[1:]) != self.image_shape:
+      raise JaxganError(f'samples of shape {tuple(pixels.shape[1:])} scored against real images '
+                        f'of shape {self.image_shape}')
     feats, probs = features.embed(self.apply, pixels[:self.num_samples])
     result = self._metrics(feats, probs)
-    if labels is not None:
+    if labels is not None and probs is not None:
       result['label_accuracy'] = float(
           metrics.label_accuracy(jnp.asarray(labels[:self.num_samples]), probs))
     result.update({f'{k}_floor': v for k, v in self.floor.items() if k != 'class_histogram'})
@@ -66,15 +74,20 @@ class Evaluator:
     return result
 
 
-def load_samples(path):
-  """uint8 0..255 or float in [-1, 1], (N, 28, 28) or (N, 28, 28, 1) -> pixels in [-1, 1]."""
-  return to_pixels(sample_files.read(path), path)
+def load_samples(path, image_shape=input_pipeline.IMAGE_SHAPE):
+  """uint8 0..255 or float in [-1, 1], (N, H, W[, C]) -> pixels in [-1, 1]."""
+  return to_pixels(sample_files.read(path), path, image_shape)
 
 
-def to_pixels(array, path):
+def to_pixels(array, path, image_shape=input_pipeline.IMAGE_SHAPE):
   """sample_files.read's array, checked against the data set's image shape, as pixels."""
-  if array.shape[1:] != input_pipeline.IMAGE_SHAPE:
-    raise JaxganError(f'{path}: samples have shape {array.shape}; expected (N, 28, 28[, 1])')
+  image_shape = tuple(image_shape)
+  if array.ndim == 3 and image_shape[-1] == 1:
+    array = array[..., None]
+  if array.shape[1:] != image_shape:
+    h, w, c = image_shape
+    raise JaxganError(f'{path}: samples have shape {array.shape}; expected (N, {h}, {w}'
+                      f'{"[, 1]" if c == 1 else ", 3"})')
   if array.dtype == np.uint8:
     return input_pipeline.to_pixels(jnp.asarray(array))
   return jnp.asarray(array, jnp.float32)
