@@ -20,7 +20,9 @@ or of JAX's options (`jax.default_prng_impl=unsafe_rbg`), applied on top of it.
 --members N times one GAN, then N GANs in one program as a sweep trains them
 (N G learning rates around the config's, one seed each, batched or looped as
 train.members_as says), and reports the N members' aggregate images/s and its
-ratio to one GAN's.
+ratio to one GAN's. --config.data.feed=stream keeps the images in host memory
+and streams each dispatch's batches to the devices (jaxgan.streaming), as
+training does with a data set too large for the device.
 """
 import ast
 import contextlib
@@ -43,7 +45,9 @@ from ml_collections import config_flags
 
 from jaxgan import cli
 from jaxgan import gan as gan_lib
+from jaxgan import input_pipeline
 from jaxgan import parallel
+from jaxgan import streaming
 from jaxgan import train
 from jaxgan import update
 
@@ -141,8 +145,20 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
                                       ).astype(jnp.uint8),
           'label': jax.random.randint(data_key, (num_examples,), 0, 10)}
   mesh = parallel.make_mesh()
-  multi_step = update.make_train_chunk(gan, batch_size, mesh, members, config.train.members_as)
-  state, data = jax.device_put((state, data), parallel.replicated(mesh))
+  streamed = config.data.feed == 'stream'
+  multi_step = update.make_train_chunk(gan, batch_size, mesh, members, config.train.members_as,
+                                       streamed)
+  if streamed:
+    # The images in host memory; each dispatch's batches put on the devices one ahead.
+    stream = streaming.Stream(input_pipeline.Dataset(*jax.device_get((data['image'],
+                                                                      data['label'])), 'random'),
+                              keys['data'], batch_size, gan.n_critic, parallel.replicated(mesh))
+    feed = lambda i: stream.batches(i * per_dispatch, per_dispatch, per_dispatch)
+    data = feed(0)
+  else:
+    data = jax.device_put(data, parallel.replicated(mesh))
+    feed = lambda i: data
+  state = jax.device_put(state, parallel.replicated(mesh))
   if hasattr(multi_step, 'member_program'):
     # A loop runs one member's program for each member.
     take = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)
@@ -158,10 +174,12 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
 
   dispatches = max(1, steps // per_dispatch)
   t0 = time.perf_counter()
-  for _ in range(dispatches):
-    state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
+  for i in range(1, dispatches + 1):
+    state, metrics = multi_step(state, feed(i), keys['data'], keys['step'], per_dispatch, swept)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
+  if streamed:
+    stream.close()
 
   if profile_dir:
     with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
@@ -176,6 +194,7 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   stats = (jax.devices()[0].memory_stats() or {})
   return {
       'members': members, 'members_as': update.members_as(config.train.members_as),
+      'feed': 'stream' if streamed else 'resident',
       'steps': done, 'steps_per_jit': per_dispatch,
       # Steps of the program; each step trains every member on its own batch.
       'steps_per_sec': done / elapsed,

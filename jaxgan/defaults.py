@@ -38,6 +38,11 @@ def get_config():
   # A folder's unreadable images, or ones of another colour mode or size, are an
   # error naming the file; True leaves them out with a count.
   config.data.skip_bad_files = False
+  # Where the training images live: 'resident' (uint8 on each device, batches drawn
+  # inside the jit), 'stream' (host memory; each dispatch's batches gathered there and
+  # put on the devices one dispatch ahead; one GAN only), or 'auto': resident when
+  # they take at most a quarter of the device's memory (always on a CPU).
+  config.data.feed = 'auto'
   config.data.data_dir = ''        # tfds data_dir ('' = tfds default)
   config.data.cache_dir = ''       # uint8 array cache ('' = ~/.cache/jaxgan)
   # When tfds cannot get MNIST (offline, nothing prepared, no local files),

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SHAPE = defaults.TUTORIAL_SHAPE
 SOURCES = ('tfds', 'idx', 'folder', 'npz')
-# The training images stay on each device when they take at most this share of its memory.
+# data.feed='auto' keeps the training images on each device when they take at most
+# this share of its memory, and streams them from the host otherwise.
 DEVICE_MEMORY_SHARE = 0.25
 BUNDLED_MNIST_DIR = defaults.BUNDLED_MNIST_DIR
 _SPLIT_ALIASES = {'test': 't10k'}
@@ -121,16 +122,30 @@ def with_data_shape(config, dataset):
   return config
 
 
-def check_fits_device(dataset):
-  """Refuses, with the rule, a data set too large to stay resident on an accelerator."""
-  device = jax.local_devices()[0]
+FEEDS = ('auto', 'resident', 'stream')
+
+
+def feed_of(data_config, dataset, device=None):
+  """'resident' or 'stream': data.feed, 'auto' resolved by the device's memory.
+
+  'auto' keeps the uint8 images on each device when they take at most
+  DEVICE_MEMORY_SHARE of its memory (always on a CPU, whose memory is the
+  host's), and streams them from the host otherwise.
+  """
+  feed = data_config.get('feed', 'auto')
+  if feed not in FEEDS:
+    raise ConfigError(f'data.feed must be one of {", ".join(map(repr, FEEDS))}, not {feed!r}')
+  if feed != 'auto':
+    return feed
+  device = device or jax.local_devices()[0]
   stats = device.memory_stats() if device.platform != 'cpu' else None
   limit = (stats or {}).get('bytes_limit')
   if limit and dataset.images.nbytes > DEVICE_MEMORY_SHARE * limit:
-    raise JaxganError(
-        f'{dataset.description}: {dataset.images.nbytes / 2**30:.1f} GiB of images exceed '
-        f'{DEVICE_MEMORY_SHARE:.0%} of the {limit / 2**30:.1f} GiB of {device.device_kind} memory '
-        'they must stay in; set a smaller --config.data.image_size or train on a subset')
+    log.info('%s: %.1f GiB of images exceed %.0f%% of the %.1f GiB of %s memory: streaming '
+             'batches from the host', dataset.description, dataset.images.nbytes / 2**30,
+             100 * DEVICE_MEMORY_SHARE, limit / 2**30, device.device_kind)
+    return 'stream'
+  return 'resident'
 
 
 def split_heldout(dataset, num):
@@ -385,6 +400,16 @@ def batch_from(perms, first_epoch, step, batch_size):
   per_epoch = perms.shape[1] // batch_size
   perm = perms[step // per_epoch - first_epoch]
   return jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
+
+
+def dispatch_indices(rng, first_batch, num_batches, num_examples, batch_size):
+  """(num_batches, batch_size) indices of batches first_batch .. first_batch + num_batches - 1.
+
+  The batches a dispatch draws on the device, for a host that gathers them itself.
+  """
+  perms, first_epoch = dispatch_orders(rng, first_batch, num_batches, num_examples, batch_size)
+  return jnp.stack([batch_from(perms, first_epoch, first_batch + i, batch_size)
+                    for i in range(num_batches)])
 
 
 def batch_indices(rng, step, num_examples, batch_size):

@@ -22,6 +22,7 @@ from jaxgan import parallel
 from jaxgan import preemption
 from jaxgan import run_dir
 from jaxgan import sampling
+from jaxgan import streaming
 from jaxgan import sweep_report
 from jaxgan import timing
 from jaxgan import update
@@ -277,7 +278,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   # Process 0 prepares (and caches) the data set before the others read it.
   dataset = parallel.primary_first(lambda: input_pipeline.load_dataset(config.data),
                                    'data set ready')
-  input_pipeline.check_fits_device(dataset)
+  streamed = input_pipeline.feed_of(config.data, dataset) == 'stream'
   config = input_pipeline.with_data_shape(config, dataset)
   _check_resumable(config, workdir)
   full_dataset = dataset
@@ -290,8 +291,12 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   _check_labels(gan, dataset)
   configs = run_dir.member_configs(config, workdir)
   num_members = len(configs)
+  if streamed and num_members > 1:
+    raise ConfigError(f'{num_members} GANs (train.num_seeds, sweep) share the data set on the '
+                      "device, and it does not fit there (or data.feed='stream'); train them "
+                      'one at a time')
   chunk = update.make_train_chunk(gan, t.batch_size, mesh, num_members,
-                                  t.get('members_as', 'auto'))
+                                  t.get('members_as', 'auto'), streamed)
   for member_config, member_dir in configs:
     if member_dir != workdir:
       _check_resumable(member_config, member_dir)
@@ -335,9 +340,11 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   # processes build a global array only from the same host values on each.
   state, data_rngs, step_rngs, data, swept = jax.device_put(
       jax.device_get((state, data_rngs, step_rngs,
-                      {'image': dataset.images, 'label': dataset.labels},
+                      None if streamed else {'image': dataset.images, 'label': dataset.labels},
                       _swept_values(grid, configs))),
       parallel.replicated(mesh))
+  stream = (streaming.Stream(dataset, data_rngs, t.batch_size, gan.n_critic,
+                             parallel.replicated(mesh)) if streamed else None)
   probe = _overfitting_probe(gan, num_members, dataset, heldout, mesh)
   if progress is not None:
     progress.start(step, total)
@@ -348,6 +355,9 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
     while step < total:
       n = next_chunk(step, total, config)
       # The first call for each chunk length compiles; later ones only enqueue.
+      if stream is not None:
+        following = step + n < total and next_chunk(step + n, total, config)
+        data = stream.batches(step, n, following)
       with watch.part('compilation') if n not in compiled else contextlib.nullcontext():
         state, metrics = chunk(state, data, data_rngs, step_rngs, n, swept)
       compiled.add(n)
@@ -418,6 +428,8 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         t0 = time.perf_counter()
     failed = False
   finally:
+    if stream is not None:
+      stream.close()
     if progress is not None:
       progress.close()
     with watch.part('closing'):   # the last checkpoint's writes, the GIF, the loss plot

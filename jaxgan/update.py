@@ -184,22 +184,46 @@ def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
   return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
 
 
-def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps):
+def streamed_batch(gan, images, labels, first_step, step, batch_size):
+  """The real batches of step `step` from a dispatch's own batches (streaming.Stream).
+
+  `images` holds the dispatch's batches in order, one per D update, from step
+  `first_step` on: the same images draw_batch would gather at those steps.
+  """
+  def one(i):
+    start = ((step - first_step) * gan.n_critic + i) * batch_size
+    # A gather, as draw_batch's: the same operation lets XLA fuse the step the same way.
+    idx = start + jnp.arange(batch_size)
+    return input_pipeline.to_pixels(images[idx]), labels[idx]
+  pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
+  return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
+
+
+def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps,
+                streamed=False):
   """`num_steps` steps in one lax.scan, each drawing its batches on the device.
 
   `data` is {'image': uint8 (N, H, W, C), 'label': int32 (N,)}, replicated on
-  every device of `mesh`, as is the state. Each batch is split over the mesh's
-  'data' axis; XLA partitions the step accordingly, all-reducing gradients and
-  batch statistics, so 1 and N devices compute the same update.
+  every device of `mesh`, as is the state: the whole data set, or with
+  `streamed` only this dispatch's batches in order (streaming.Stream; then
+  `data_rng` is unused). Each batch is split over the mesh's 'data' axis; XLA
+  partitions the step accordingly, all-reducing gradients and batch
+  statistics, so 1 and N devices compute the same update.
   """
   batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
-  perms, first_epoch = input_pipeline.dispatch_orders(
-      data_rng, state.step * gan.n_critic, num_steps * gan.n_critic, data['image'].shape[0],
-      batch_size)
+  if streamed:
+    first_step = state.step
+    draw = lambda step: streamed_batch(gan, data['image'], data['label'], first_step, step,
+                                       batch_size)
+  else:
+    perms, first_epoch = input_pipeline.dispatch_orders(
+        data_rng, state.step * gan.n_critic, num_steps * gan.n_critic, data['image'].shape[0],
+        batch_size)
+    draw = lambda step: draw_batch(gan, data['image'], data['label'], perms, first_epoch, step,
+                                   batch_size)
 
   def body(state, _):
-    batch = draw_batch(gan, data['image'], data['label'], perms, first_epoch, state.step,
-                       batch_size)
+    batch = draw(state.step)
     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     return train_step(gan, state, batch, step_rng)
 
@@ -228,7 +252,7 @@ def members_as(how):
   return how
 
 
-def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto'):
+def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto', streamed=False):
   """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps, hyper=None) -> (state, metrics).
 
   Data-parallel over `mesh` (default: all devices); state and metrics come back
@@ -236,15 +260,20 @@ def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto'):
   member axis: N GANs (seeds, or the points of a sweep) in one compiled program,
   which batches them (`how` = 'vmap') or runs for each in turn ('loop';
   members_as). `hyper` ({name: (N,) values}, hyper.py's
-  names) gives each member its own numbers in place of the GAN's.
+  names) gives each member its own numbers in place of the GAN's. `streamed`:
+  `data` is each dispatch's own batches (streaming.Stream), for one member only.
   """
+  if streamed and num_members > 1:
+    raise ValueError('streamed batches feed one GAN; populations and sweeps keep the data '
+                     'on the device')
   mesh = mesh if mesh is not None else parallel.make_mesh()
   parallel.check_batch_divides(batch_size, mesh)
   how = members_as(how)
 
   def one(state, data, data_rng, step_rng, num_steps, hyper):
     member = gan.with_values(hyper) if hyper else gan
-    return train_chunk(member, batch_size, mesh, state, data, data_rng, step_rng, num_steps)
+    return train_chunk(member, batch_size, mesh, state, data, data_rng, step_rng, num_steps,
+                       streamed)
 
   def chunk(state, data, data_rng, step_rng, num_steps, hyper=None):
     hyper = hyper or {}

@@ -68,6 +68,11 @@ def test_a_folder_s_sub_folders_are_its_classes(config, shapes_folder):
   np.testing.assert_array_equal(ds.labels, [0] * 40 + [1] * 40)
   blue, red = _channel_means(ds.images[:40]), _channel_means(ds.images[40:])
   assert blue[2] > 1.5 * blue[0] and red[0] > 1.5 * red[2]
+  # The models are built for the data: its shape, and a conditional model its 2 classes.
+  config.model.conditional = True
+  built = input_pipeline.with_data_shape(config, ds)
+  assert tuple(built.model.image_shape) == (32, 32, 3) and built.model.num_classes == 2
+  assert config.model.num_classes == 10   # the caller's config is left as it was
   grey = input_pipeline.load_dataset(_folder_config(config, shapes_folder, 32,
                                                     grayscale=True).data)
   assert grey.images.shape == (80, 32, 32, 1)

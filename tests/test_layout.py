@@ -16,7 +16,7 @@ LAYERS = [
     ('visualize', 'metric_writers', 'idx', 'image_files', 'fingerprint', 'parallel', 'losses',
      'optimizers', 'augment'),
     ('input_pipeline', 'sweep_report'),
-    ('checkpointing', 'models'),
+    ('checkpointing', 'models', 'streaming'),
     ('gan', 'quality.metrics'),
     ('update', 'sampling', 'quality.features'),
     ('quality.evaluator',),

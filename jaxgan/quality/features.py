@@ -53,10 +53,14 @@ def _encode(x, widths):
   return nn.Dense(FEATURE_DIM)(x.reshape(x.shape[0], -1))
 
 
+# Two 3x3 convolutions per width, VGG-like: small enough to train on a CPU in minutes.
+WIDTHS = (32, 64, 128)
+
+
 class ConvNet(nn.Module):
   """The classifier of labelled data at any other shape (CIFAR-10-like colour images)."""
   num_classes: int
-  widths: tuple = (64, 128, 256)
+  widths: tuple = WIDTHS
 
   @nn.compact
   def __call__(self, x):
@@ -72,7 +76,7 @@ class AutoEncoder(nn.Module):
   classifier, and its code must keep what distinguishes one image from another.
   """
   image_shape: tuple
-  widths: tuple = (64, 128, 256)
+  widths: tuple = WIDTHS
 
   @nn.compact
   def __call__(self, x):
@@ -198,8 +202,9 @@ def load_or_train(dataset, eval_config, cache_dir):
   kind, model = network_for(dataset.image_shape, dataset.num_classes)
   root = pathlib.Path(cache_dir or '~/.cache/jaxgan').expanduser() / 'classifiers'
   # LeNet's caches keep the names they had before other networks existed.
+  tag = '' if kind == 'lenet' else f'-{kind}{"-".join(map(str, model.widths))}'
   folder = root / (f'{_dataset_key(dataset.images, dataset.labels)}-h{eval_config.holdout}'
-                   f'-e{eval_config.classifier_epochs}{"" if kind == "lenet" else "-" + kind}')
+                   f'-e{eval_config.classifier_epochs}{tag}')
   info_path = folder / 'info.json'
   template = model.init(jax.random.PRNGKey(0), jnp.zeros((1,) + dataset.image_shape))['params']
   if info_path.is_file():
