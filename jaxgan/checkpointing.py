@@ -27,7 +27,8 @@ _MEMBER_KEYS = {'sweep': '', 'train.num_seeds': 1}
 # steps were trained: changing them mid-run makes a run that no config describes.
 # Where the data lives (data.path, data_dir, cache_dir) may change: a cluster job
 # often copies it to the node's own disk.
-_TRAINING_KEYS = ('seed', 'data.source', 'data.name', 'data.split', 'data.heldout', 'loss',
+_TRAINING_KEYS = ('seed', 'data.source', 'data.name', 'data.split', 'data.heldout',
+                  'data.label_key', 'data.image_key', 'data.skip_bad_files', 'loss',
                   'train.batch_size')
 HISTORY_FILE = 'config_history.jsonl'
 

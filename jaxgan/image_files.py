@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
 # Modes Pillow decodes to one channel; every other mode is read as RGB.
-_GRAY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F')
+_GRAY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F')
+# One channel of more than 8 bits (16-bit PNGs, TIFF): scaled to 0..255, not clipped.
+_DEEP_MODES = ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F')
 # ITU-R 601-2 luma, the weights of Pillow's own convert('L').
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -30,8 +32,19 @@ class FolderImages:
   classes: tuple        # sub-folder names, () when unlabelled
 
 
+def _hidden(path):
+  # Dot-files and folders, and macOS archives' __MACOSX copies, are not pictures of the set.
+  return path.name.startswith('.') or path.name == '__MACOSX'
+
+
+def _is_image(path):
+  return path.is_file() and path.suffix.lower() in EXTENSIONS and not _hidden(path)
+
+
 def _image_files(folder):
-  return sorted(p for p in folder.rglob('*') if p.is_file() and p.suffix.lower() in EXTENSIONS)
+  return sorted(p for p in folder.rglob('*')
+                if _is_image(p) and not any(_hidden(d) for d in p.relative_to(folder).parents
+                                            if d.name))
 
 
 def list_folder(path):
@@ -39,16 +52,19 @@ def list_folder(path):
   folder = pathlib.Path(path).expanduser()
   if not folder.is_dir():
     raise JaxganError(f'data.path {folder} is not a folder')
-  subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and _image_files(d))
-  if subdirs:
-    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS]
+  subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not _hidden(d))
+  if any(_image_files(d) for d in subdirs):
+    empty = [d.name for d in subdirs if not _image_files(d)]
+    if empty:
+      raise JaxganError(f'class folder {folder / empty[0]} holds no images ({len(empty)} such); '
+                        'each sub-folder of data.path is a class: remove the empty ones')
+    loose = [p for p in folder.iterdir() if _is_image(p)]
     if loose:
       log.warning('%d image files directly in %s are not used: its sub-folders name the '
                   'classes, so every image must be in one of them', len(loose), folder)
     entries = [(f, label) for label, d in enumerate(subdirs) for f in _image_files(d)]
     return entries, tuple(d.name for d in subdirs)
-  entries = [(f, 0) for f in sorted(folder.iterdir())
-             if f.is_file() and f.suffix.lower() in EXTENSIONS]
+  entries = [(f, 0) for f in sorted(folder.iterdir()) if _is_image(f)]
   if not entries:
     raise JaxganError(f'{folder} holds no images ({", ".join(EXTENSIONS)}), directly or in '
                       'class sub-folders')
@@ -71,6 +87,8 @@ def _decode(path, grayscale, size):
   with Image.open(path) as image:
     image.load()
     colour = image.mode not in _GRAY_MODES
+    if image.mode in _DEEP_MODES:
+      image = Image.fromarray(_to_8_bits(np.asarray(image)))
     image = image.convert('L' if grayscale or not colour else 'RGB')
   if size:
     image = fit_image(image, size)
@@ -117,6 +135,13 @@ def read_folder(path, image_size=0, grayscale=False, skip_bad_files=False):
   if not images:
     raise JaxganError(f'no readable images in {path}')
   return FolderImages(np.stack(images), np.asarray(labels, np.int32), classes)
+
+
+def _to_8_bits(values):
+  """One channel of 16-bit (or wider) values as uint8: 0..65535 scaled to 0..255."""
+  values = values.astype(np.float64)
+  top = 255.0 if values.max(initial=0) <= 255 else 65535.0 if values.max() <= 65535 else values.max()
+  return np.round(np.clip(values, 0, None) * (255.0 / top)).astype(np.uint8)
 
 
 def to_grayscale(images):

@@ -86,8 +86,8 @@ def reshape(ds, data_config):
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.dtype != np.uint8:
-    raise JaxganError(f'{ds.description}: images must be uint8 (N, H, W[, 1 or 3]), not '
-                      f'{images.dtype} {images.shape}')
+    raise JaxganError(f'{ds.description}: images must be uint8 (N, H, W[, 1, 3 or 4 (alpha, '
+                      f'dropped)]), not {images.dtype} {images.shape}')
   if images.shape[-1] == 4:
     images = images[..., :3]
   if data_config.get('grayscale', False) and images.shape[-1] == 3:
@@ -227,11 +227,12 @@ def _keys(data_config):
   return data_config.get('image_key', 'image'), data_config.get('label_key', 'label')
 
 
-def _cache_path(data_config):
+def _cache_path(data_config, size=None):
+  """The uint8 cache of a tfds split, resized to `size` (default data.image_size; 0 = as stored)."""
   root = pathlib.Path(data_config.cache_dir or '~/.cache/jaxgan').expanduser()
   # The default features keep the name caches had before the keys existed.
   keys = '' if _keys(data_config) == ('image', 'label') else '-'.join(('',) + _keys(data_config))
-  size = data_config.get('image_size', 0)
+  size = data_config.get('image_size', 0) if size is None else size
   key = re.sub(r'[^A-Za-z0-9_.-]+', '_', f'{data_config.name}-{data_config.split}{keys}'
                f'{f"-{size}px" if size else ""}')
   return root / f'{key}.npz'
@@ -240,6 +241,9 @@ def _cache_path(data_config):
 def load_tfds(data_config):
   """A tfds split via its uint8 cache, preparing it (TensorFlow needed) on a miss."""
   cache = _cache_path(data_config)
+  if not cache.is_file() and _cache_path(data_config, 0).is_file():
+    # The split as stored serves any size: load_dataset resizes it.
+    cache = _cache_path(data_config, 0)
   if cache.is_file():
     with np.load(cache) as f:
       # Caches written before 'num_classes' was stored hold MNIST-like labelled sets.
@@ -332,7 +336,19 @@ def _prepare_with_tfds(data_config):
   if label_key and label_key not in features:
     raise JaxganError(f'tfds {data_config.name} has no feature {label_key!r} (data.label_key; '
                       f"'' trains without labels); its features: {', '.join(features.keys())}")
-  num_classes = int(getattr(features[label_key], 'num_classes', -1) or -1) if label_key else 0
+  if label_key and not isinstance(features[label_key], tfds.features.ClassLabel):
+    raise JaxganError(f'tfds {data_config.name} feature {label_key!r} is not a class label '
+                      f"({type(features[label_key]).__name__}); set data.label_key to one, or '' "
+                      'to train without labels')
+  num_classes = features[label_key].num_classes if label_key else 0
+  shape = tuple(getattr(features[image_key], 'shape', ()) or ())
+  if len(shape) != 3 or shape[-1] not in (1, 3, 4, None):
+    raise JaxganError(f'tfds {data_config.name} feature {image_key!r} has shape {shape}, not an '
+                      'image (H, W, 1 or 3)')
+  if not data_config.get('image_size', 0) and (None in shape[:2] or shape[0] != shape[1]):
+    raise JaxganError(f'tfds {data_config.name} images are {shape[1] or "any"}x{shape[0] or "any"}'
+                      ' pixels; the models make square images of one size: set '
+                      '--config.data.image_size to resize and crop them')
   manual_dir = _manual_dir(data_config)
   _check_can_prepare(builder, data_config, manual_dir)
   download_config = (tfds.download.DownloadConfig(manual_dir=str(manual_dir))
@@ -356,9 +372,15 @@ def _prepare_with_tfds(data_config):
         f'tfds could not prepare {data_config.name}:{data_config.split} ({type(e).__name__}: '
         f'{first_line}); without internet, set --config.data.path to a folder with the '
         'official gzip files (tfds manual_dir) or use --config.data.source=idx') from None
-  images = np.concatenate([b[image_key] for b in batches]).astype(np.uint8)
+  images = np.concatenate([b[image_key] for b in batches])
+  if images.dtype != np.uint8:
+    raise JaxganError(f'tfds {data_config.name} images are {images.dtype}; jaxgan reads 8-bit '
+                      'images (uint8)')
   labels = (np.concatenate([b[label_key] for b in batches]) if label_key
             else np.zeros(len(images)))
+  if label_key and len(labels) and labels.min() < 0:
+    raise JaxganError(f'tfds {data_config.name}:{data_config.split} has labels below 0 (an '
+                      "unlabelled split?); set --config.data.label_key='' to train without them")
   return images, labels.astype(np.int32), num_classes
 
 

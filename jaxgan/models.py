@@ -22,7 +22,7 @@ the MLP GAN's last layer has H*W*C outputs.
 
 Conditional models (model.conditional) feed G the latent concatenated with a
 learned label embedding, and condition D by projection (Miyato & Koyama 2018:
-logit + <embed(y), features>) or by concatenation (a learned 28x28 label map as
+logit + <embed(y), features>) or by concatenation (a learned H x W label map as
 an extra input channel). model.spectral_norm wraps each of D's convolutions and
 dense layers in flax's SpectralNorm (one power iteration per training call).
 """

@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'A trained run.')
 flags.DEFINE_string('checkpoint', 'latest', 'best, latest, or a step number.')
 flags.DEFINE_integer('num', 64, 'Number of samples.')
-flags.DEFINE_integer('label', None, 'Digit to draw (conditional models only).')
+flags.DEFINE_integer('label', None, 'Class to draw (conditional models only).')
 flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
 flags.DEFINE_integer('interpolate', None, 'Frames between waypoints of a latent walk.')
 flags.DEFINE_string('out', None, 'Output file: .png, .npz or .gif.')

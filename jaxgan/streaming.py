@@ -30,8 +30,10 @@ class Stream:
     k = self._n_critic
     idx = np.asarray(self._indices(self._rng, step * k, num_steps * k, len(self._images),
                                    self._batch_size)).reshape(-1)
-    return jax.device_put({'image': self._images[idx], 'label': self._labels[idx]},
-                          self._sharding)
+    # Each process has every image, so each fills its own devices' parts: no collective
+    # runs on this thread beside the training step's on the main one.
+    put = lambda x: jax.make_array_from_callback(x.shape, self._sharding, lambda i: x[i])
+    return {'image': put(self._images[idx]), 'label': put(self._labels[idx])}
 
   def batches(self, step, num_steps, next_steps=0):
     """The batches of steps step .. step + num_steps - 1; starts on the next `next_steps`."""

@@ -250,7 +250,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
 
 
 def _check_resumable(config, workdir):
-  """Refuses, before anything loads, a resume that would change the model or how it trains."""
+  """Refuses, before any state loads, a resume that would change the model or how it trains."""
   saved = checkpointing.load_saved_config(workdir)
   checkpointing.check_compatible(saved, config, workdir)
   if checkpointing.has_checkpoints(workdir):
@@ -278,7 +278,8 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   # Process 0 prepares (and caches) the data set before the others read it.
   dataset = parallel.primary_first(lambda: input_pipeline.load_dataset(config.data),
                                    'data set ready')
-  streamed = input_pipeline.feed_of(config.data, dataset) == 'stream'
+  # Every process streams, or none: device memory may differ between hosts.
+  streamed = bool(parallel.agree([input_pipeline.feed_of(config.data, dataset) == 'stream'])[0])
   config = input_pipeline.with_data_shape(config, dataset)
   _check_resumable(config, workdir)
   full_dataset = dataset
@@ -292,9 +293,13 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   configs = run_dir.member_configs(config, workdir)
   num_members = len(configs)
   if streamed and num_members > 1:
-    raise ConfigError(f'{num_members} GANs (train.num_seeds, sweep) share the data set on the '
-                      "device, and it does not fit there (or data.feed='stream'); train them "
-                      'one at a time')
+    if config.data.get('feed', 'auto') == 'stream':
+      raise ConfigError(f"data.feed='stream' feeds one GAN; {num_members} GANs (train.num_seeds, "
+                        'sweep) share the data set on the device: train them one at a time')
+    log.warning('%d GANs share the data set on the device, where it takes over %.0f%% of the '
+                'memory; keeping it there all the same (train the members one at a time if '
+                'memory runs out)', num_members, 100 * input_pipeline.DEVICE_MEMORY_SHARE)
+    streamed = False
   chunk = update.make_train_chunk(gan, t.batch_size, mesh, num_members,
                                   t.get('members_as', 'auto'), streamed)
   for member_config, member_dir in configs:

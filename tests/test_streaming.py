@@ -1,4 +1,5 @@
 """Batches streamed from the host: the same batches, so the same training, as resident data."""
+import threading
 import types
 
 import jax
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from jaxgan import input_pipeline
+from jaxgan import streaming
 from jaxgan import train
 from jaxgan.errors import ConfigError
 
@@ -60,8 +62,35 @@ def test_auto_streams_what_takes_over_a_quarter_of_the_device(config):
     input_pipeline.feed_of(config.data, ds)
 
 
-def test_a_population_is_not_streamed(config, tmp_path):
+def test_a_population_is_not_streamed(config, tmp_path, monkeypatch, caplog):
   config.data.feed = 'stream'
   config.train.num_seeds = 2
   with pytest.raises(ConfigError, match='2 GANs .* train them one at a time'):
     train.train_and_evaluate(config, tmp_path / 'run')
+  # 'auto' finding the data too large keeps it on the device for a population, and says so.
+  config.data.feed = 'auto'
+  config.train.num_steps = 2
+  monkeypatch.setattr(input_pipeline, 'feed_of', lambda *_: 'stream')
+  state = train.train_and_evaluate(config, tmp_path / 'run')
+  assert state.step.shape == (2,)
+  assert any('2 GANs share the data set' in r.getMessage() for r in caplog.records)
+
+
+def test_the_next_dispatch_is_prepared_on_the_stream_s_thread(config, monkeypatch):
+  ds = input_pipeline.load_dataset(config.data)
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  stream = streaming.Stream(ds, jax.random.PRNGKey(0), 32, 1, sharding)
+  threads = []
+  gather = stream._gather
+  def recording(step, num_steps):
+    threads.append((step, num_steps, threading.current_thread().name))
+    return gather(step, num_steps)
+  monkeypatch.setattr(stream, '_gather', recording)
+  first = stream.batches(0, 2, next_steps=3)
+  second = stream.batches(2, 3)
+  stream.close()
+  assert [t[:2] for t in threads] == [(0, 2), (2, 3)]
+  assert not threads[0][2].startswith('jaxgan-stream') and threads[1][2].startswith('jaxgan-stream')
+  idx = np.asarray(input_pipeline.dispatch_indices(jax.random.PRNGKey(0), 2, 3, 512, 32))
+  np.testing.assert_array_equal(np.asarray(second['image']), ds.images[idx.reshape(-1)])
+  assert first['image'].shape == (64, 28, 28, 1)

@@ -22,7 +22,6 @@ import optax
 
 from jaxgan import checkpointing
 from jaxgan import input_pipeline
-from jaxgan.errors import JaxganError
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +80,19 @@ class AutoEncoder(nn.Module):
   @nn.compact
   def __call__(self, x):
     """Pixels (B, H, W, C) -> (features (B, 128), reconstruction (B, H, W, C))."""
-    code = _encode(x, self.widths)
     h, w, c = self.image_shape
     depth = len(self.widths)
-    y = nn.relu(nn.Dense((h >> depth) * (w >> depth) * self.widths[-1])(code))
-    y = y.reshape(x.shape[0], h >> depth, w >> depth, self.widths[-1])
+    # Sides padded (with black) to a multiple of 2**depth, so any size halves evenly.
+    ph, pw = -h % 2 ** depth, -w % 2 ** depth
+    code = _encode(jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), constant_values=-1.0),
+                   self.widths)
+    sh, sw = (h + ph) >> depth, (w + pw) >> depth
+    y = nn.relu(nn.Dense(sh * sw * self.widths[-1])(code))
+    y = y.reshape(x.shape[0], sh, sw, self.widths[-1])
     for width in reversed(self.widths[:-1]):
       y = nn.relu(nn.ConvTranspose(width, (3, 3), strides=(2, 2))(y))
     y = nn.ConvTranspose(c, (3, 3), strides=(2, 2))(y)
-    return code, jnp.tanh(y)
+    return code, jnp.tanh(y[:, :h, :w])
 
 
 def network_for(image_shape, num_classes):
@@ -99,10 +102,6 @@ def network_for(image_shape, num_classes):
     return 'lenet', LeNet(num_classes)
   if num_classes >= 2:
     return 'convnet', ConvNet(num_classes)
-  h, w, _ = image_shape
-  if h % 8 or w % 8:
-    raise JaxganError(f'label-free features need image sides divisible by 8, not {h}x{w}; set '
-                      '--config.data.image_size')
   return 'autoencoder', AutoEncoder(image_shape)
 
 
@@ -201,8 +200,11 @@ def load_or_train(dataset, eval_config, cache_dir):
   """
   kind, model = network_for(dataset.image_shape, dataset.num_classes)
   root = pathlib.Path(cache_dir or '~/.cache/jaxgan').expanduser() / 'classifiers'
-  # LeNet's caches keep the names they had before other networks existed.
-  tag = '' if kind == 'lenet' else f'-{kind}{"-".join(map(str, model.widths))}'
+  # LeNet's caches of 10 classes keep the names they had before other networks existed.
+  h, w, c = dataset.image_shape
+  tag = ('' if kind == 'lenet' and dataset.num_classes == 10 else
+         f'-{kind}{"-".join(map(str, getattr(model, "widths", ())))}-{h}x{w}x{c}'
+         f'-c{dataset.num_classes}')
   folder = root / (f'{_dataset_key(dataset.images, dataset.labels)}-h{eval_config.holdout}'
                    f'-e{eval_config.classifier_epochs}{tag}')
   info_path = folder / 'info.json'
