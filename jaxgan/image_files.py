@@ -53,8 +53,9 @@ def list_folder(path):
   if not folder.is_dir():
     raise JaxganError(f'data.path {folder} is not a folder')
   subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not _hidden(d))
-  if any(_image_files(d) for d in subdirs):
-    empty = [d.name for d in subdirs if not _image_files(d)]
+  class_files = [_image_files(d) for d in subdirs]
+  if any(class_files):
+    empty = [d.name for d, files in zip(subdirs, class_files) if not files]
     if empty:
       raise JaxganError(f'class folder {folder / empty[0]} holds no images ({len(empty)} such); '
                         'each sub-folder of data.path is a class: remove the empty ones')
@@ -62,7 +63,7 @@ def list_folder(path):
     if loose:
       log.warning('%d image files directly in %s are not used: its sub-folders name the '
                   'classes, so every image must be in one of them', len(loose), folder)
-    entries = [(f, label) for label, d in enumerate(subdirs) for f in _image_files(d)]
+    entries = [(f, label) for label, files in enumerate(class_files) for f in files]
     return entries, tuple(d.name for d in subdirs)
   entries = [(f, 0) for f in sorted(folder.iterdir()) if _is_image(f)]
   if not entries:

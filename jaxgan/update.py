@@ -171,17 +171,25 @@ def make_train_step(gan):
   return jax.jit(functools.partial(train_step, gan), donate_argnums=0)
 
 
-def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
-  """The real batches of step `step`, one per D update, gathered on the device.
+def _gather_batches(gan, images, labels, step, indices):
+  """The real batches of step `step`, one per D update; `indices(b)`: the examples of D batch b.
 
-  Batches are numbered by D update, so an epoch is one pass of D over the data;
-  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders).
+  Batches are numbered by D update, so an epoch is one pass of D over the data.
   """
   def one(i):
-    idx = input_pipeline.batch_from(perms, first_epoch, step * gan.n_critic + i, batch_size)
+    idx = indices(step * gan.n_critic + i)
     return input_pipeline.to_pixels(images[idx]), labels[idx]
   pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
   return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
+
+
+def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
+  """The real batches of step `step`, gathered on the device from the whole data set.
+
+  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders).
+  """
+  return _gather_batches(gan, images, labels, step, lambda b: input_pipeline.batch_from(
+      perms, first_epoch, b, batch_size))
 
 
 def streamed_batch(gan, images, labels, first_step, step, batch_size):
@@ -190,13 +198,10 @@ def streamed_batch(gan, images, labels, first_step, step, batch_size):
   `images` holds the dispatch's batches in order, one per D update, from step
   `first_step` on: the same images draw_batch would gather at those steps.
   """
-  def one(i):
-    start = ((step - first_step) * gan.n_critic + i) * batch_size
-    # A gather, as draw_batch's: the same operation lets XLA fuse the step the same way.
-    idx = start + jnp.arange(batch_size)
-    return input_pipeline.to_pixels(images[idx]), labels[idx]
-  pixels, y = zip(*(one(i) for i in range(gan.n_critic)))
-  return {'image': jnp.stack(pixels), 'label': jnp.stack(y)}
+  # A gather, as draw_batch's: the same operation lets XLA fuse the step the same way.
+  first = first_step * gan.n_critic
+  return _gather_batches(gan, images, labels, step,
+                         lambda b: (b - first) * batch_size + jnp.arange(batch_size))
 
 
 def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps,

@@ -82,8 +82,6 @@ def load_samples(path, image_shape=input_pipeline.IMAGE_SHAPE):
 def to_pixels(array, path, image_shape=input_pipeline.IMAGE_SHAPE):
   """sample_files.read's array, checked against the data set's image shape, as pixels."""
   image_shape = tuple(image_shape)
-  if array.ndim == 3 and image_shape[-1] == 1:
-    array = array[..., None]
   if array.shape[1:] != image_shape:
     h, w, c = image_shape
     raise JaxganError(f'{path}: samples have shape {array.shape}; expected (N, {h}, {w}'
