@@ -254,10 +254,6 @@ def load_saved_config(workdir):
     # vectors or EMA weights, which this version's TrainState cannot hold.
     raise JaxganError(f'{workdir} was written by an older jaxgan (its config has no gan.* '
                       'settings) whose checkpoints this version cannot read; start a new --workdir')
-  # Runs from before the data decided the shape, and a config saved without it (an
-  # empty shape builds the same models), made the tutorial's 28x28x1 images.
-  model = tree.setdefault('model', {})
-  model['image_shape'] = model.get('image_shape') or list(defaults.TUTORIAL_SHAPE)
   for record in files.read_jsonl(pathlib.Path(workdir) / HISTORY_FILE):
     for key, (_, value) in record['changes'].items():
       *parents, name = key.split('.')
@@ -347,6 +343,9 @@ def _flat(config):
       else:
         out[f'{prefix}{k}'] = v
   walk('', json.loads(config.to_json()))
+  # No shape (a config from before the data decided it, or not yet resolved) builds
+  # the tutorial's 28x28x1 models: the same architecture as that shape stated.
+  out['model.image_shape'] = out.get('model.image_shape') or list(defaults.TUTORIAL_SHAPE)
   return out
 
 
