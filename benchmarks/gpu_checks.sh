@@ -9,7 +9,10 @@
 #   bash benchmarks/gpu_checks.sh repro OUT   # the reproducibility harness on the GPU
 #   bash benchmarks/gpu_checks.sh members OUT # MEMBERS (8) GANs in one program (a sweep) beside
 #                                             # one: aggregate images/s at batch 256
-#   bash benchmarks/gpu_checks.sh all OUT     # the three in turn
+#   bash benchmarks/gpu_checks.sh xla OUT     # XLA's GPU switches one process each (command
+#                                             # buffers, latency hiding, and what deterministic
+#                                             # ops cost): benchmarks/xla_switches.py, bf16
+#   bash benchmarks/gpu_checks.sh all OUT     # speed, xla, repro, then runs (the longest) last
 #
 # Results go to OUT (default gpu_checks/): throughput.jsonl and throughput.err (profile tables),
 # runs.jsonl and runs.log, members.jsonl, repro.log, grids.tgz. Needs no network or tfds: training reads the
@@ -20,7 +23,7 @@
 # ml-collections and tensorboardX wheels on PYTHONPATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?speed, runs, members, repro or all}
+what=${1:?speed, runs, members, xla, repro or all}
 out=${2:-gpu_checks}
 mkdir -p "$out"
 steps=${STEPS:-1000}
@@ -29,6 +32,7 @@ f32=train.compute_dtype=float32
 bf16=train.compute_dtype=bfloat16
 # Most telling first: a run cut short by its time limit still reports these.
 variants=${VARIANTS:-"$bf16,train.conv_transpose=pixel_shuffle;$f32,train.conv_transpose=pixel_shuffle;\
+$bf16,train.conv_input_grad=pixel_shuffle;$f32,train.conv_input_grad=pixel_shuffle;\
 $bf16,train.conv_transpose=subpixel;$f32,train.conv_transpose=subpixel;\
 $bf16,train.conv_transpose=dilated;$f32,train.conv_transpose=dilated;\
 $bf16,train.steps_per_jit=1;$bf16,train.steps_per_jit=10;$bf16,train.steps_per_jit=200"}
@@ -90,16 +94,27 @@ runs() {
   done
 }
 
+repro() {
+  # Three runs of configs/test.py (one interrupted and resumed) compared bit for bit.
+  python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 | tee "$out/repro.log"
+}
+
+xla() {
+  python benchmarks/xla_switches.py --device gpu --rounds "${ROUNDS:-1}" --steps "$steps" \
+    --batch 256 --out "$out/xla.jsonl" -- "--config.$bf16" 2>"$out/xla.err" || true
+  cat "$out/xla.err"
+}
+
 case "$what" in
   speed) speed ;;
   runs) runs ;;
   members) python benchmarks/throughput.py --steps "$steps" --members "${MEMBERS:-8}" --notorch \
              --variants "$f32;$bf16" 2>"$out/members.err" | tee -a "$out/members.jsonl" ;;
-  repro) python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 | tee "$out/repro.log" ;;
-  all) speed; runs; python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 \
-         | tee "$out/repro.log" ;;
+  repro) repro ;;
+  xla) xla ;;
+  all) speed; xla; repro; runs ;;
   *)
-    echo "gpu_checks.sh: unknown check '$what' (speed, runs, members, repro or all)" >&2
+    echo "gpu_checks.sh: unknown check '$what' (speed, runs, members, xla, repro or all)" >&2
     exit 2
     ;;
 esac

@@ -1,8 +1,8 @@
 """Throughput of the trainer's own multi-step update, beside a PyTorch port of it.
 
-  python benchmarks/throughput.py [--config configs/mnist.py] [--steps 1000] [--config.x=...]
-      [--notorch] [--num_examples 60000] [--profile DIR] [--variants 'a=1,b=2;c=3']
-      [--members N]
+  python benchmarks/throughput.py [--config configs/mnist.py] [--steps N] [--config.x=...]
+      [--notorch] [--nokeras] [--num_examples 60000] [--profile DIR]
+      [--variants 'a=1,b=2;c=3'] [--members N]
 
 Trains the config's model for a fixed number of steps on random uint8 images
 resident on the device (so no input pipeline is measured), timing after a
@@ -11,7 +11,11 @@ batch, steps/s, images/s, compile seconds, peak device memory, XLA's FLOP
 count of one step, overrides. When PyTorch is importable, the port in
 torch_port.py (the same model and update, checked equal by the tests) then
 runs in this process on the same device kind and the line adds its figures
-and the ratio. --profile writes a jax.profiler trace of a few dispatches
+and the ratio. On a CPU with TensorFlow importable, the TensorFlow tutorial's
+own code (keras_tutorial.py) runs too, and the line adds its figures and
+jaxgan's ratio to it. --steps 0 (the default) times 1,000 steps on an
+accelerator and 60 on a CPU, where a step of the tutorial's model takes most of
+a second; each measurement says on stderr how far it is every few seconds. --profile writes a jax.profiler trace of a few dispatches
 (open it with TensorBoard's profile plugin or Perfetto) and prints, on stderr,
 the kernels that take the most device time per step (profile_summary.py).
 --variants times several settings in one process, one JSON line each: a ';'
@@ -53,17 +57,26 @@ from jaxgan import update
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import profile_summary  # pylint: disable=g-import-not-at-top,wrong-import-position
+import ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
     'config', str(pathlib.Path(__file__).parent.parent / 'configs' / 'mnist.py'),
     'Training configuration file.', lock_config=True)
-flags.DEFINE_integer('steps', 1000, 'Timed steps (after one warm-up dispatch).')
+flags.DEFINE_integer('steps', 0, 'Timed steps after one warm-up dispatch (0 = 1,000 on an '
+                     'accelerator, 60 on a CPU).')
 flags.DEFINE_integer('num_examples', 60_000, 'Synthetic data set size (MNIST train: 60,000).')
 flags.DEFINE_bool('torch', True, 'Also time the PyTorch port, when torch is importable.')
+flags.DEFINE_bool('keras', True, "On a CPU, also time the TensorFlow tutorial's own code, when "
+                  'TensorFlow is importable.')
 flags.DEFINE_string('profile', '', 'Folder for a jax.profiler trace of 3 dispatches.')
 flags.DEFINE_string('variants', '', "Settings to time in turn: 'a.b=1,c.d=x;e.f=2' ('' = as given).")
 flags.DEFINE_integer('members', 1, 'Also time this many GANs in one program (a sweep).')
+
+
+def default_steps(backend):
+  """Timed steps when --steps is 0: about a minute of the tutorial's step on either."""
+  return 60 if backend == 'cpu' else 1000
 
 
 def _value(text):
@@ -173,9 +186,21 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   compile_s = time.perf_counter() - t0
 
   dispatches = max(1, steps // per_dispatch)
+  tick = ticker.Ticker('jaxgan' if members == 1 else f'jaxgan, {members} GANs',
+                       dispatches * per_dispatch)
+  # One output of each dispatch: the progress line counts those finished, looking
+  # without waiting while dispatching and waiting for each in turn after.
+  outputs, finished = [], 0
   t0 = time.perf_counter()
   for i in range(1, dispatches + 1):
     state, metrics = multi_step(state, feed(i), keys['data'], keys['step'], per_dispatch, swept)
+    outputs.append(metrics['d_loss'])
+    while finished < len(outputs) and outputs[finished].is_ready():
+      finished += 1
+      tick(finished * per_dispatch)
+  for finished in range(finished, len(outputs)):
+    outputs[finished].block_until_ready()
+    tick((finished + 1) * per_dispatch)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
   if streamed:
@@ -222,7 +247,27 @@ def time_torch_port(config, steps, num_examples):
     print(f'throughput: {reason}, so it is skipped', file=sys.stderr)
     return None
   device = 'cuda' if jax.default_backend() == 'gpu' else 'cpu'
-  return torch_port.measure(config, steps, num_examples, device=device)
+  return torch_port.measure(config, steps, num_examples, device=device,
+                            on_steps=ticker.Ticker('PyTorch port', steps))
+
+
+def time_keras_tutorial(config, steps, num_examples):
+  """The TensorFlow tutorial's figures on a CPU, or None (with a message on stderr)."""
+  if jax.default_backend() != 'cpu':
+    return None
+  import keras_tutorial  # pylint: disable=g-import-not-at-top
+  reason = keras_tutorial.unsupported(config)
+  if reason:
+    print(f'throughput: {reason}, so it is skipped', file=sys.stderr)
+    return None
+  try:
+    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    print('throughput: TensorFlow is not installed, so the Keras tutorial is skipped',
+          file=sys.stderr)
+    return None
+  return keras_tutorial.measure(config, steps, num_examples,
+                                on_steps=ticker.Ticker('Keras tutorial', steps))
 
 
 def main(argv):
@@ -230,25 +275,31 @@ def main(argv):
   cli.quiet_logging()
   variants = parse_variants(FLAGS.variants)
   given = [a for a in sys.argv if a.startswith('--config.')]
+  steps = FLAGS.steps or default_steps(jax.default_backend())
   ports = {}   # the port's figure per compute dtype: it does not depend on jaxgan's settings
+  kerases = {}
   for i, overrides in enumerate(variants):
     profile_dir = FLAGS.profile
     if profile_dir and len(variants) > 1:
       profile_dir = os.path.join(profile_dir, str(i))
       print(f'throughput: profile of {overrides}', file=sys.stderr)
     with applied(FLAGS.config, overrides) as config:
-      ours, num_devices = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, profile_dir)
+      ours, num_devices = time_jaxgan(config, steps, FLAGS.num_examples, profile_dir)
       if FLAGS.members > 1:
         one = ours
-        ours, _ = time_jaxgan(config, FLAGS.steps, FLAGS.num_examples, '', FLAGS.members)
+        ours, _ = time_jaxgan(config, steps, FLAGS.num_examples, '', FLAGS.members)
         ours['one_member'] = {k: one[k] for k in ('steps_per_sec', 'images_per_sec',
                                                   'compile_and_first_dispatch_s',
                                                   'gflop_per_step')}
         ours['aggregate_vs_one'] = ours['images_per_sec'] / one['images_per_sec']
       dtype = config.train.compute_dtype
       if FLAGS.torch and dtype not in ports:
-        ports[dtype] = time_torch_port(config, FLAGS.steps, FLAGS.num_examples)
+        ports[dtype] = time_torch_port(config, steps, FLAGS.num_examples)
       port = ports.get(dtype)
+      if FLAGS.keras and dtype not in kerases:
+        kerases[dtype] = time_keras_tutorial(config, steps, FLAGS.num_examples)
+      keras = kerases.get(dtype)
+      one = ours.get('one_member', ours)   # the peers train one GAN: compared with one member
       device = jax.devices()[0]
       print(json.dumps({
           'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
@@ -257,9 +308,9 @@ def main(argv):
           **ours,
           'overrides': given + [f'{k}={v}' for k, v in overrides.items()],
           'torch_port': port,
-          # The port trains one GAN: compared with one member.
-          'speedup_vs_torch': (ours.get('one_member', ours)['images_per_sec']
-                               / port['images_per_sec'] if port else None),
+          'speedup_vs_torch': one['images_per_sec'] / port['images_per_sec'] if port else None,
+          'keras_tutorial': keras,
+          'speedup_vs_keras': one['images_per_sec'] / keras['images_per_sec'] if keras else None,
       }), flush=True)
 
 

@@ -217,8 +217,11 @@ def make_trainer(config, device):
                  bf16=config.train.compute_dtype == 'bfloat16')
 
 
-def measure(config, steps, num_examples=60_000, device=None, seed=0):
-  """Steps/s of the port on random uint8 images resident on `device` (default: cuda if present)."""
+def measure(config, steps, num_examples=60_000, device=None, seed=0, on_steps=None):
+  """Steps/s of the port on random uint8 images resident on `device` (default: cuda if present).
+
+  `on_steps(done)` is called after each timed step (for a progress line).
+  """
   device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
   if device.type == 'cuda':
     torch.backends.cudnn.benchmark = True
@@ -231,7 +234,7 @@ def measure(config, steps, num_examples=60_000, device=None, seed=0):
   per_epoch = num_examples // batch_size
   sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
 
-  def run(first, count):
+  def run(first, count, on_steps=None):
     perm = None
     for i in range(first, first + count):
       if perm is None or i % per_epoch == 0:
@@ -239,6 +242,8 @@ def measure(config, steps, num_examples=60_000, device=None, seed=0):
       idx = perm[(i % per_epoch) * batch_size:(i % per_epoch + 1) * batch_size]
       losses = trainer.step(to_pixels(images[idx]),
                             torch.randn(batch_size, latent_dim, device=device))
+      if on_steps is not None:
+        on_steps(i - first + 1)
     sync()
     return losses
 
@@ -246,7 +251,7 @@ def measure(config, steps, num_examples=60_000, device=None, seed=0):
   run(0, 10)   # cudnn.benchmark autotunes during these
   warmup_s = time.perf_counter() - t0
   t0 = time.perf_counter()
-  d_loss, g_loss = run(10, steps)
+  d_loss, g_loss = run(10, steps, on_steps)
   elapsed = time.perf_counter() - t0
   stats = {'torch': torch.__version__, 'device': str(device), 'steps': steps,
            'steps_per_sec': steps / elapsed, 'images_per_sec': steps * batch_size / elapsed,

@@ -3,10 +3,12 @@
 Online, tfds downloads CIFAR-10 once and jaxgan caches it as a uint8 array.
 G follows the DCGAN paper at this size: Dense to 4x4x256, then stride-2
 transposed convolutions to 8x8x128, 16x16x64 and 32x32x3; D has three stride-2
-convolutions (64-128-256). The training recipe is the one the CPU digits
-recipe (configs/mnist_cpu.py) measured best, at the DCGAN paper's rate: hinge
-loss with a spectrally normalised D without dropout, Adam beta1 0.5, D at
-twice G's rate, an EMA of G drawn with recomputed BatchNorm statistics.
+convolutions (64-128-256). The training recipe follows what the CPU digits
+recipe (configs/mnist_cpu.py) measured, at the DCGAN paper's rate: hinge
+loss with a spectrally normalised D without dropout, D at twice G's rate, an
+EMA of G drawn with recomputed BatchNorm statistics; Adam's beta1 stays the
+paper's 0.5 here, as beta1 0 (the digits recipe's later change) is not
+measured on colour images.
 Sample quality is measured in the features of a CNN classifier trained on
 CIFAR-10 itself (its held-out accuracy is logged and cached with it).
 """

@@ -143,6 +143,10 @@ def get_config():
   # convolutions, interleaved), 'pixel_shuffle' (one convolution to stride**2 x
   # the channels, moved into space); 'auto' = layers.AUTO_CONV_TRANSPOSE.
   config.train.conv_transpose = 'auto'
+  # How the input gradients of D's strided convolutions are computed (the same
+  # gradient): 'dilated' (XLA's), 'pixel_shuffle' (as G's 'pixel_shuffle' layer);
+  # 'auto' = layers.AUTO_CONV_INPUT_GRAD for the backend.
+  config.train.conv_input_grad = 'auto'
   config.train.progress_bar = True
   # Said once, with the expected time, when a run trains on a CPU ('' = nothing).
   config.train.cpu_hint = ''

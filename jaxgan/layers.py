@@ -1,9 +1,13 @@
-"""Layers the models share: G's transposed convolution, computed one of three equal ways.
+"""Layers the models share: G's transposed convolution, computed one of three equal ways,
+and D's strided convolution, whose input gradient is computed one of two equal ways.
 
 'dilated' is flax's nn.ConvTranspose (XLA's dilated-input convolution);
 'subpixel' and 'pixel_shuffle' compute the same function from the same
-parameter with ordinary convolutions.
+parameter with ordinary convolutions. The input gradient of a strided
+convolution is itself a transposed convolution: 'dilated' leaves it to XLA,
+'pixel_shuffle' computes it as G's 'pixel_shuffle' layer does.
 """
+import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -16,6 +20,10 @@ CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
 # What train.conv_transpose 'auto' computes: the fastest of the three on every
 # backend measured (docs/performance.md).
 AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
+CONV_INPUT_GRAD = ('dilated', 'pixel_shuffle')
+# What train.conv_input_grad 'auto' computes, by backend: measured on CPU only so far
+# (docs/performance.md); elsewhere XLA's own until measured.
+AUTO_CONV_INPUT_GRAD = {'cpu': 'pixel_shuffle'}
 
 
 
@@ -102,3 +110,73 @@ class SubpixelConvTranspose(nn.Module):
       return jax.lax.conv_general_dilated(
           x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     return _SUBPIXEL_WAYS[self.way](x, kernel, self.strides[0])
+
+
+def _strided_conv(x, kernel, stride):
+  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), 'SAME',
+                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def shuffled_grad_conv(x, kernel, stride):
+  """A 'SAME' strided convolution whose input gradient is a pixel-shuffle transposed convolution.
+
+  The input gradient of y = conv(x, K, stride) is K's transposed convolution
+  of dy with K flipped in space and its channel axes swapped; where the input
+  divides by the stride and the kernel is at least the stride wide, Flax's
+  'SAME' placement lines up exactly, so pixel_shuffle_conv_transpose computes
+  it from ordinary convolutions instead of XLA's dilated-input one. The same
+  products summed in another order: equal to rounding. The kernel gradient is
+  XLA's own. Differentiable again (the backward pass is plain JAX), as R1 and
+  gradient penalties need.
+  """
+  return _strided_conv(x, kernel, stride)
+
+
+def _shuffled_grad_conv_fwd(x, kernel, stride):
+  return _strided_conv(x, kernel, stride), (x, kernel)
+
+
+def _shuffled_grad_conv_bwd(stride, residuals, dy):
+  x, kernel = residuals
+  flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+  dx = pixel_shuffle_conv_transpose(dy, flipped, stride)
+  dkernel = jax.vjp(lambda k: _strided_conv(x, k, stride), kernel)[1](dy)[0]
+  return dx.astype(x.dtype), dkernel
+
+
+shuffled_grad_conv.defvjp(_shuffled_grad_conv_fwd, _shuffled_grad_conv_bwd)
+
+
+def shuffles_exactly(shape, kernel_size, stride):
+  """Whether shuffled_grad_conv's gradient is the exact one for inputs of `shape` (N, H, W, C)."""
+  return (stride > 1 and kernel_size >= stride
+          and shape[1] % stride == 0 and shape[2] % stride == 0)
+
+
+class StridedConv(nn.Module):
+  """nn.Conv(padding='SAME') with the same parameters; `input_grad` says how its input
+  gradient is computed ('dilated': XLA's; 'pixel_shuffle': shuffled_grad_conv, where
+  that is exact, else XLA's)."""
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int]
+  kernel_init: Any
+  dtype: Any
+  input_grad: str = 'dilated'
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param('kernel', self.kernel_init,
+                        tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    stride = self.strides[0]
+    if (self.input_grad == 'pixel_shuffle' and self.strides[0] == self.strides[1]
+        and self.kernel_size[0] == self.kernel_size[1]
+        and shuffles_exactly(x.shape, self.kernel_size[0], stride)):
+      y = shuffled_grad_conv(x, kernel, stride)
+    else:
+      y = jax.lax.conv_general_dilated(x, kernel, tuple(self.strides), 'SAME',
+                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    return y + bias.reshape((1, 1, 1, -1))

@@ -35,14 +35,19 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 
 class _ProgressBar:
-  """tqdm's bar over the run's steps: steps/s of training and the latest losses."""
+  """tqdm's bar over the run's steps: moves as steps finish; the latest losses at log lines."""
+
+  # How often the loop looks, without waiting, for finished dispatches.
+  poll_seconds = 0.5
 
   def start(self, step, total):
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
     self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True)
 
-  def advance(self, steps, scalars):
+  def advance(self, steps):
     self._bar.update(steps)
+
+  def scalars(self, scalars):
     self._bar.set_postfix(d_loss=f'{scalars["d_loss"]:.3f}', g_loss=f'{scalars["g_loss"]:.3f}',
                           steps_s=f'{scalars["steps_per_sec"]:.1f}')
 

@@ -31,6 +31,7 @@ import math
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxgan import layers
@@ -159,6 +160,7 @@ class DCGANDiscriminator(_Critic):
   features: Sequence[int] = (64, 128)
   kernel_size: int = 5
   dropout_rate: float = 0.3
+  conv_input_grad: str = 'dilated'   # how its convolutions' input gradients are computed
 
   @nn.compact
   def __call__(self, x, train: bool, labels=None, update_stats=None):
@@ -166,9 +168,10 @@ class DCGANDiscriminator(_Critic):
     update_stats = train if update_stats is None else update_stats
     x = self.label_channel(x, labels)
     k = (self.kernel_size, self.kernel_size)
-    for f in self.features:
-      conv = nn.Conv(f, k, strides=(2, 2), padding='SAME', kernel_init=self.kernel_init,
-                     dtype=self.dtype)
+    for i, f in enumerate(self.features):
+      # Named as nn.Conv names itself, so every way shares one parameter tree.
+      conv = layers.StridedConv(f, k, (2, 2), kernel_init=self.kernel_init, dtype=self.dtype,
+                                input_grad=self.conv_input_grad, name=f'Conv_{i}')
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(
           self.act(self.layer(conv, x, update_stats)))
     return self.head(x.reshape(x.shape[0], -1), labels, update_stats)
@@ -237,6 +240,17 @@ def _conv_transpose(config):
   return choice
 
 
+def _conv_input_grad(config):
+  """train.conv_input_grad, with 'auto' resolved for the backend JAX runs on."""
+  choice = config.train.get('conv_input_grad', 'auto')
+  if choice not in layers.CONV_INPUT_GRAD + ('auto',):
+    raise ConfigError(f"train.conv_input_grad must be 'auto', "
+                      f"{', '.join(repr(c) for c in layers.CONV_INPUT_GRAD)}, not {choice!r}")
+  if choice == 'auto':
+    return layers.AUTO_CONV_INPUT_GRAD.get(jax.default_backend(), 'dilated')
+  return choice
+
+
 def _critic(config):
   m = config.model
   if m.conditioning not in ('projection', 'concat'):
@@ -276,6 +290,7 @@ def make_discriminator(config):
   m = config.model
   if _check_name(config) == 'dcgan':
     return DCGANDiscriminator(features=tuple(m.d_features), kernel_size=m.kernel_size,
-                              dropout_rate=m.dropout_rate, **_critic(config))
+                              dropout_rate=m.dropout_rate,
+                              conv_input_grad=_conv_input_grad(config), **_critic(config))
   return MLPDiscriminator(features=tuple(m.mlp_d_features), dropout_rate=m.dropout_rate,
                           **_critic(config))

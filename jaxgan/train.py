@@ -4,6 +4,7 @@
 population of seeds) in `workdir`, resuming from its latest checkpoint. The
 update math is update.py's; the outputs are run_dir.py's.
 """
+import collections
 import contextlib
 import logging
 import time
@@ -87,6 +88,20 @@ def next_chunk(step, total, config):
   ends += [(step // every + 1) * every for every in (t.log_every, t.eval_every, t.checkpoint_every)]
   ends += [s for s in t.checkpoint_steps if s > step]
   return min(ends) - step
+
+
+def _report_finished(progress, unreported, wait):
+  """Passes the steps of each finished dispatch, oldest first, to `progress.advance`.
+
+  `unreported` holds (an output of the dispatch, its steps). Without `wait` it
+  stops at the first dispatch still running; with it, it waits for each in
+  turn, which the host does at a log line anyway.
+  """
+  while unreported and (wait or unreported[0][0].is_ready()):
+    output, steps = unreported.popleft()
+    if wait:
+      output.block_until_ready()
+    progress.advance(steps)
 
 
 def _is_boundary(step, every, total):
@@ -221,9 +236,11 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
 
   Resumes from the latest readable checkpoint. `on_checkpoint(step)` runs once
   each checkpoint is completely on disk. `progress`, when given, follows the
-  run: `progress.start(step, total)`, `progress.advance(steps, scalars)` at each
-  log line, `progress.close()`. What the run has to say goes to this module's
-  logger.
+  run: `progress.start(step, total)`; `progress.advance(steps)` as the steps of
+  each dispatch finish (looked for at most every `progress.poll_seconds` while
+  dispatching, and in order while the host waits at a log line, so it never
+  makes the host wait on its own); `progress.scalars(scalars)` at each log line;
+  `progress.close()`. What the run has to say goes to this module's logger.
 
   Holds the workdir's lock for the run (a second run there fails at once).
   SIGTERM, SIGINT or SIGUSR1 stop it at the next log line with a checkpoint and
@@ -355,6 +372,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
   pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
+  unreported, next_poll = collections.deque(), time.monotonic()
   logs_seen, last_save, stopped, failed = 0, time.monotonic(), None, True
   try:
     while step < total:
@@ -367,6 +385,11 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         state, metrics = chunk(state, data, data_rngs, step_rngs, n, swept)
       compiled.add(n)
       pending.append(metrics)
+      if progress is not None:
+        unreported.append((metrics['d_loss'], n))
+        if time.monotonic() >= next_poll:
+          _report_finished(progress, unreported, wait=False)
+          next_poll = time.monotonic() + progress.poll_seconds
       step += n
       steps_since_log += n
       log_now, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)
@@ -377,6 +400,8 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         log.info('%s received: saving the checkpoint at step %d, then stopping', stopped, step)
       save = save or stop_now or due
       if log_now or save:
+        if progress is not None:
+          _report_finished(progress, unreported, wait=True)
         # (members, steps) per metric; the host waits here only.
         records = {k: np.concatenate([np.asarray(m[k]).reshape(num_members, -1)
                                       for m in jax.device_get(pending)], axis=1)
@@ -394,9 +419,8 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
           scalars.update({k: float(np.reshape(v, -1)[i]) for k, v in probed.items()})
           member.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed, 'epoch': epoch})
         if progress is not None:
-          progress.advance(steps_since_log, {'d_loss': float(np.mean(records['d_loss'])),
-                                             'g_loss': float(np.mean(records['g_loss'])),
-                                             'steps_per_sec': speed})
+          progress.scalars({'d_loss': float(np.mean(records['d_loss'])),
+                            'g_loss': float(np.mean(records['g_loss'])), 'steps_per_sec': speed})
         logs_seen += 1
         # At the second log line: the first window's speed includes compilation.
         if (logs_seen == 2 and step < total and jax.default_backend() == 'cpu'

@@ -17,18 +17,18 @@ import pytest
 from helpers import ROOT
 
 
-def _run_lines(*extra, env=None):
+def _run_lines(*extra, env=None, steps=('--steps', '4'), keras=False):
   proc = subprocess.run([sys.executable, 'benchmarks/throughput.py', '--config', 'configs/test.py',
-                         '--steps', '4', '--num_examples', '256', '--config.train.batch_size=16',
-                         *extra],
+                         *steps, '--num_examples', '256', '--config.train.batch_size=16',
+                         *([] if keras else ['--nokeras']), *extra],
                         cwd=ROOT, capture_output=True, text=True, timeout=600,
                         env=dict(os.environ, JAX_PLATFORMS='cpu', **(env or {})))
   assert proc.returncode == 0, proc.stderr
   return [line for line in proc.stdout.splitlines() if line.startswith('{')], proc.stderr
 
 
-def _run(*extra, env=None):
-  lines, stderr = _run_lines(*extra, env=env)
+def _run(*extra, **kwargs):
+  lines, stderr = _run_lines(*extra, **kwargs)
   return json.loads(lines[-1]), stderr
 
 
@@ -43,6 +43,17 @@ def test_throughput_prints_one_json_line_smoke():
       report['gflop_per_step'] * report['steps_per_sec'] / 1e3)
   assert report['overrides'] == ['--config.train.batch_size=16']
   assert report['torch_port'] is None and report['speedup_vs_torch'] is None
+  assert report['keras_tutorial'] is None and report['speedup_vs_keras'] is None
+
+
+def test_default_steps_fit_the_backend_and_progress_goes_to_stderr_smoke():
+  # A CPU times 60 steps (30 dispatches of 2), not an accelerator's 1,000.
+  report, stderr = _run('--notorch', steps=())
+  assert report['steps'] == 60
+  lines = [l for l in stderr.splitlines() if l.startswith('throughput: jaxgan: ')]
+  assert lines and lines[-1].startswith('throughput: jaxgan: 60/60 steps, ')
+  counts = [int(l.split(': ')[2].split('/')[0]) for l in lines]
+  assert counts == sorted(counts) and all(c % 2 == 0 for c in counts)
 
 
 def test_members_in_one_program_are_reported_beside_one_smoke():
@@ -55,13 +66,19 @@ def test_members_in_one_program_are_reported_beside_one_smoke():
   assert report['gflop_per_step'] == pytest.approx(3 * one['gflop_per_step'], rel=0.05)
 
 
-def test_torch_port_runs_beside_and_reports_the_ratio_smoke():
+def test_torch_port_and_keras_tutorial_run_beside_and_report_the_ratios_smoke():
   pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
-  report, _ = _run()
-  port = report['torch_port']
+  pytest.importorskip('tensorflow', reason='TensorFlow is not installed')
+  report, stderr = _run(keras=True)
+  port, keras = report['torch_port'], report['keras_tutorial']
   assert port['device'] == 'cpu' and port['steps'] == 4 and port['finite_losses']
   assert report['speedup_vs_torch'] == pytest.approx(report['steps_per_sec']
                                                      / port['steps_per_sec'])
+  assert keras['device'] == 'cpu' and keras['steps'] == 4 and keras['finite_losses']
+  assert report['speedup_vs_keras'] == pytest.approx(report['steps_per_sec']
+                                                     / keras['steps_per_sec'])
+  for label in ('jaxgan', 'PyTorch port', 'Keras tutorial'):
+    assert f'throughput: {label}: 4/4 steps, ' in stderr
 
 
 def test_without_torch_the_port_is_skipped_with_a_message(tmp_path):
@@ -73,11 +90,12 @@ def test_without_torch_the_port_is_skipped_with_a_message(tmp_path):
   assert 'PyTorch is not installed, so the port is skipped' in stderr
 
 
-def test_a_config_the_port_cannot_run_is_skipped_with_its_reason():
+def test_a_config_the_peers_cannot_run_is_skipped_with_its_reason():
   pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
-  report, stderr = _run('--config.loss=hinge')
-  assert report['torch_port'] is None
+  report, stderr = _run('--config.loss=hinge', keras=True)
+  assert report['torch_port'] is None and report['keras_tutorial'] is None
   assert 'the port has no equivalent of loss, so it is skipped' in stderr
+  assert 'the Keras tutorial has no equivalent of loss, so it is skipped' in stderr
 
 
 def test_profile_writes_a_trace_and_prints_where_the_time_goes(tmp_path):
@@ -154,3 +172,37 @@ def test_step_flops_counts_a_dense_layer_as_2mnk():
                   static_argnums=4)
   flops = throughput.step_flops(apply, params, jnp.ones((m, k)), keys)
   assert flops == 2 * m * n * k
+
+
+def test_keras_tutorial_builds_the_tutorials_models():
+  """At configs/mnist.py the peer is the TensorFlow tutorial's model: its page's summaries
+  count 2,330,944 parameters in G and 212,865 in D."""
+  pytest.importorskip('tensorflow', reason='TensorFlow is not installed')
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import keras_tutorial  # pylint: disable=g-import-not-at-top
+  from helpers import load_config  # pylint: disable=g-import-not-at-top
+  config = load_config('mnist')
+  assert keras_tutorial.unsupported(config) is None
+  generator, discriminator = keras_tutorial.make_models(config)
+  assert generator.count_params() == 2_330_944
+  assert discriminator.count_params() == 212_865
+  assert tuple(generator.output_shape) == (None, 28, 28, 1)
+  assert tuple(discriminator.output_shape) == (None, 1)
+
+
+def test_xla_switches_time_each_setting_in_its_own_process_smoke():
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/xla_switches.py', '--rounds', '1', '--steps', '2',
+       '--batch', '16', '--settings', 'xla=;no_fast_min_max=--xla_cpu_enable_fast_min_max=false;'
+       'bad=--xla_no_such_flag=1', '--', '--config', 'configs/test.py', '--num_examples', '256'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert proc.returncode == 0, proc.stderr
+  lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith('{')]
+  assert [l['setting'] for l in lines] == ['xla', 'no_fast_min_max', 'bad']
+  assert lines[1]['xla_flags'] == '--xla_cpu_enable_fast_min_max=false'
+  assert all(l['steps_per_sec'] > 0 and l['error'] is None for l in lines[:2])
+  # XLA refuses a flag it does not know: that setting reports an error, the others stand.
+  assert lines[2]['steps_per_sec'] is None and lines[2]['error']
+  table = proc.stderr[proc.stderr.index('batch 16: median steps/s'):]
+  assert 'no_fast_min_max' in table and 'x xla' in table and 'bad' not in table

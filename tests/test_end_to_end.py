@@ -46,6 +46,38 @@ def test_trains_and_writes_every_output(config, tmp_path):
   assert saved['train']['batch_size'] == 32
 
 
+class _Recorder:
+  """A progress display that records what the loop tells it."""
+  poll_seconds = 0.0
+
+  def __init__(self):
+    self.calls = []
+
+  def start(self, step, total):
+    self.calls.append(('start', step, total))
+
+  def advance(self, steps):
+    self.calls.append(('advance', steps))
+
+  def scalars(self, scalars):
+    self.calls.append(('scalars', sorted(scalars)))
+
+  def close(self):
+    self.calls.append(('close',))
+
+
+def test_progress_moves_with_each_dispatch_not_only_at_log_lines(config, tmp_path):
+  # One step per dispatch and one log line at the end: the display hears of every
+  # step as it finishes, then of the losses once.
+  config.train.steps_per_jit = 1
+  config.train.num_steps = config.train.log_every = 6
+  config.train.eval_every = config.train.checkpoint_every = 6
+  progress = _Recorder()
+  train.train_and_evaluate(config, tmp_path, progress=progress)
+  scalars = ('scalars', ['d_loss', 'g_loss', 'steps_per_sec'])
+  assert progress.calls == [('start', 0, 6)] + [('advance', 1)] * 6 + [scalars, ('close',)]
+
+
 def test_resume_equals_uninterrupted_bitwise(config, tmp_path, caplog):
   whole = train.train_and_evaluate(config, tmp_path / 'whole')
   config.train.num_steps = 4

@@ -163,3 +163,76 @@ def test_a_kernel_narrower_than_the_stride_is_computed_dilated(config):
   config.train.conv_transpose = 'pixel_shuffle'
   with pytest.raises(JaxganError, match="needs model.kernel_size >= 2"):
     models.make_generator(config)
+
+
+@pytest.mark.parametrize('kernel_size, stride, size', [(5, 2, 28), (5, 2, 14), (4, 2, 8),
+                                                       (3, 2, 6), (2, 2, 4), (3, 3, 6)])
+def test_shuffled_input_gradient_equals_xlas(kernel_size, stride, size):
+  """The strided convolution's own output, and its gradients with respect to the input and
+  the kernel, computed through a pixel shuffle, against XLA's (1e-5)."""
+  assert layers.shuffles_exactly((2, size, size, 4), kernel_size, stride)
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, size, size, 4))
+  kernel = jax.random.normal(jax.random.PRNGKey(2), (kernel_size, kernel_size, 4, 3))
+  xla = lambda x, k: jax.lax.conv_general_dilated(x, k, (stride, stride), 'SAME',
+                                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  shuffled = lambda x, k: layers.shuffled_grad_conv(x, k, stride)
+  np.testing.assert_allclose(shuffled(x, kernel), xla(x, kernel), atol=1e-5)
+  dy = jax.random.normal(jax.random.PRNGKey(3), xla(x, kernel).shape)
+  expected = jax.vjp(xla, x, kernel)[1](dy)
+  got = jax.vjp(shuffled, x, kernel)[1](dy)
+  for a, b in zip(got, expected):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(jnp.abs(b).max()))
+  # Second order, as R1 and gradient penalties take it: the gradient of a norm of dx.
+  penalty = lambda f: jax.grad(lambda k: jnp.sum(jax.grad(
+      lambda x: jnp.sum(f(x, k) * dy))(x) ** 2))(kernel)
+  np.testing.assert_allclose(penalty(shuffled), penalty(xla), rtol=1e-4,
+                             atol=1e-5 * float(jnp.abs(penalty(xla)).max()))
+
+
+def test_shuffled_input_gradient_is_used_only_where_exact():
+  assert not layers.shuffles_exactly((2, 7, 7, 4), 5, 2)     # odd size
+  assert not layers.shuffles_exactly((2, 8, 8, 4), 1, 2)     # kernel narrower than the stride
+  assert not layers.shuffles_exactly((2, 8, 8, 4), 5, 1)     # no stride
+
+
+@pytest.mark.parametrize('image_shape, spectral_norm', [
+    ((28, 28, 1), False), ((28, 28, 1), True), ((32, 32, 3), False)])
+def test_discriminator_input_gradient_way_is_the_same_function(config, image_shape,
+                                                               spectral_norm):
+  """train.conv_input_grad changes how D's gradients are computed, not what: the same
+  parameter tree, logits, and gradients for D's and G's updates (to 1e-5)."""
+  config.model.image_shape = image_shape
+  config.model.spectral_norm = spectral_norm
+  config.model.dropout_rate = 0.0
+  images = jax.random.uniform(jax.random.PRNGKey(1), (4,) + image_shape, minval=-1, maxval=1)
+  results = []
+  for choice in layers.CONV_INPUT_GRAD:
+    config.train.conv_input_grad = choice
+    gan, state = _init(config)
+    assert gan.discriminator.conv_input_grad == choice
+    variables = {'params': state.d_params, **({'batch_stats': state.d_batch_stats}
+                                               if state.d_batch_stats else {})}
+    logits = lambda p, x: gan.discriminator.apply({**variables, 'params': p}, x, train=False)
+    # D's own update (its parameters), G's (the images), and a penalty's second order.
+    d_grad = jax.grad(lambda p: jnp.sum(logits(p, images) ** 2))(state.d_params)
+    x_grad = jax.grad(lambda x: jnp.sum(jnp.sin(logits(state.d_params, x))))(images)
+    penalty = jax.grad(lambda p: jnp.sum(jax.grad(
+        lambda x: jnp.sum(logits(p, x)))(images) ** 2))(state.d_params)
+    results.append((state.d_params, logits(state.d_params, images), d_grad, x_grad, penalty))
+  (params_a, *a), (params_b, *b) = results
+  assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, params_a, params_b))
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(y).max()), 1))
+
+
+def test_conv_input_grad_auto_follows_the_backend(config):
+  assert config.train.conv_input_grad == 'auto'
+  assert models.make_discriminator(config).conv_input_grad == (
+      layers.AUTO_CONV_INPUT_GRAD.get(jax.default_backend(), 'dilated'))
+  del config.train['conv_input_grad']    # a config saved before the setting existed
+  assert models.make_discriminator(config).conv_input_grad == (
+      layers.AUTO_CONV_INPUT_GRAD.get(jax.default_backend(), 'dilated'))
+  config.train.conv_input_grad = 'fft'
+  with pytest.raises(JaxganError, match='conv_input_grad'):
+    models.make_discriminator(config)
