@@ -67,7 +67,10 @@ def time_setting(device, flags, batch, steps, extra=()):
       cwd=ROOT, env=env, capture_output=True, text=True, check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
   if proc.returncode or not lines:
-    return {'error': (proc.stderr.strip().splitlines() or ['no output'])[-1][:300]}
+    # XLA's own fatal line ('F... Check failed', an unknown flag) says more than Python's last.
+    errors = proc.stderr.strip().splitlines() or ['no output']
+    fatal = [l for l in errors if l.startswith(('F', 'E')) and ']' in l]
+    return {'error': (fatal or errors)[-1][:300]}
   return json.loads(lines[-1])
 
 
@@ -92,6 +95,7 @@ def main():
       for name, flags in settings.items():
         report = time_setting(args.device, flags, batch, steps, extra)
         line = json.dumps({'setting': name, 'xla_flags': flags, 'round': rnd, 'batch': batch,
+                           'steps': steps,
                            'steps_per_sec': report.get('steps_per_sec'),
                            'compile_and_first_dispatch_s':
                                report.get('compile_and_first_dispatch_s'),

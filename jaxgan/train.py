@@ -237,7 +237,7 @@ def train_and_evaluate(config, workdir, on_checkpoint=None, progress=None):
   Resumes from the latest readable checkpoint. `on_checkpoint(step)` runs once
   each checkpoint is completely on disk. `progress`, when given, follows the
   run: `progress.start(step, total)`; `progress.advance(steps)` as the steps of
-  each dispatch finish (looked for at most every `progress.poll_seconds` while
+  each dispatch finish (looked for at most every `progress.poll_seconds`, 0.5 if unset, while
   dispatching, and in order while the host waits at a log line, so it never
   makes the host wait on its own); `progress.scalars(scalars)` at each log line;
   `progress.close()`. What the run has to say goes to this module's logger.
@@ -389,7 +389,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         unreported.append((metrics['d_loss'], n))
         if time.monotonic() >= next_poll:
           _report_finished(progress, unreported, wait=False)
-          next_poll = time.monotonic() + progress.poll_seconds
+          next_poll = time.monotonic() + getattr(progress, 'poll_seconds', 0.5)
       step += n
       steps_since_log += n
       log_now, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)

@@ -169,7 +169,7 @@ def test_a_kernel_narrower_than_the_stride_is_computed_dilated(config):
                                                        (3, 2, 6), (2, 2, 4), (3, 3, 6)])
 def test_shuffled_input_gradient_equals_xlas(kernel_size, stride, size):
   """The strided convolution's own output, and its gradients with respect to the input and
-  the kernel, computed through a pixel shuffle, against XLA's (1e-5)."""
+  the kernel, computed through a pixel shuffle, against XLA's (1e-5 of the largest value)."""
   assert layers.shuffles_exactly((2, size, size, 4), kernel_size, stride)
   x = jax.random.normal(jax.random.PRNGKey(1), (2, size, size, 4))
   kernel = jax.random.normal(jax.random.PRNGKey(2), (kernel_size, kernel_size, 4, 3))
@@ -194,6 +194,57 @@ def test_shuffled_input_gradient_is_used_only_where_exact():
   assert not layers.shuffles_exactly((2, 7, 7, 4), 5, 2)     # odd size
   assert not layers.shuffles_exactly((2, 8, 8, 4), 1, 2)     # kernel narrower than the stride
   assert not layers.shuffles_exactly((2, 8, 8, 4), 5, 1)     # no stride
+  # Where it is not exact the layer takes XLA's gradient: a 7x7 input still gets the right one.
+  layer = layers.StridedConv(3, (5, 5), (2, 2), nn.initializers.lecun_normal(), jnp.float32,
+                             input_grad='pixel_shuffle')
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 7, 7, 4))
+  params = layer.init(jax.random.PRNGKey(0), x)
+  reference = nn.Conv(3, (5, 5), strides=(2, 2), padding='SAME')
+  grad = lambda f: jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))(x)
+  np.testing.assert_allclose(grad(lambda x: layer.apply(params, x)),
+                             grad(lambda x: reference.apply(params, x)), atol=1e-5)
+
+
+def _discriminator_jaxpr(config, choice):
+  config.train.conv_input_grad = choice
+  gan, state = _init(config)
+  images = jnp.zeros((2, 28, 28, 1))
+  # The forward program names the custom rule (a gradient's program inlines its backward pass).
+  logits = lambda x: gan.discriminator.apply({'params': state.d_params}, x, train=False)
+  return str(jax.make_jaxpr(logits)(images))
+
+
+def test_the_shuffled_gradient_is_the_one_taken(config):
+  """Where it applies (28 and 14 pixels, kernel 5, stride 2) D's gradient goes through the
+  custom rule; with 'dilated' it does not."""
+  assert _discriminator_jaxpr(config, 'pixel_shuffle').count('custom_vjp_call') == 2
+  assert 'custom_vjp_call' not in _discriminator_jaxpr(config, 'dilated')
+
+
+@pytest.mark.parametrize('spectral_norm', [False, True])
+def test_strided_conv_initialises_as_flax_conv(spectral_norm):
+  """The same names, shapes and initial values as nn.Conv, and spectral norm's vectors too:
+  a checkpoint of either loads into the other."""
+  x = jnp.ones((2, 28, 28, 1))
+  init = nn.initializers.glorot_uniform()
+
+  class Net(nn.Module):
+    strided: bool
+
+    @nn.compact
+    def __call__(self, x):
+      for i, f in enumerate((8, 16)):
+        conv = (layers.StridedConv(f, (5, 5), (2, 2), init, jnp.float32, name=f'Conv_{i}')
+                if self.strided else nn.Conv(f, (5, 5), strides=(2, 2), padding='SAME',
+                                             kernel_init=init))
+        x = nn.SpectralNorm(conv)(x, update_stats=True) if spectral_norm else conv(x)
+      return x
+
+  ours = Net(True).init(jax.random.PRNGKey(3), x)
+  flax_conv = Net(False).init(jax.random.PRNGKey(3), x)
+  assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(flax_conv)
+  for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(flax_conv)):
+    np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize('image_shape, spectral_norm', [
@@ -201,7 +252,8 @@ def test_shuffled_input_gradient_is_used_only_where_exact():
 def test_discriminator_input_gradient_way_is_the_same_function(config, image_shape,
                                                                spectral_norm):
   """train.conv_input_grad changes how D's gradients are computed, not what: the same
-  parameter tree, logits, and gradients for D's and G's updates (to 1e-5)."""
+  parameter tree, logits, and gradients for D's and G's updates (to 1e-5 of the largest
+  value, relative 1e-4)."""
   config.model.image_shape = image_shape
   config.model.spectral_norm = spectral_norm
   config.model.dropout_rate = 0.0
