@@ -29,6 +29,7 @@ and streams each dispatch's batches to the devices (jaxgan.streaming), as
 training does with a data set too large for the device.
 """
 import ast
+import collections
 import contextlib
 import copy
 import json
@@ -188,19 +189,16 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   dispatches = max(1, steps // per_dispatch)
   tick = ticker.Ticker('jaxgan' if members == 1 else f'jaxgan, {members} GANs',
                        dispatches * per_dispatch)
-  # One output of each dispatch: the progress line counts those finished, looking
-  # without waiting while dispatching and waiting for each in turn after.
-  outputs, finished = [], 0
+  # The progress line counts finished dispatches as the trainer's bar does: looking
+  # without waiting while dispatching, and waiting for each in turn after.
+  unreported = collections.deque()
+  progress = tick.counter()
   t0 = time.perf_counter()
   for i in range(1, dispatches + 1):
     state, metrics = multi_step(state, feed(i), keys['data'], keys['step'], per_dispatch, swept)
-    outputs.append(metrics['d_loss'])
-    while finished < len(outputs) and outputs[finished].is_ready():
-      finished += 1
-      tick(finished * per_dispatch)
-  for finished in range(finished, len(outputs)):
-    outputs[finished].block_until_ready()
-    tick((finished + 1) * per_dispatch)
+    unreported.append((metrics['d_loss'], per_dispatch))
+    train.report_finished(progress, unreported, wait=False)
+  train.report_finished(progress, unreported, wait=True)
   jax.block_until_ready(state)
   elapsed = time.perf_counter() - t0
   if streamed:

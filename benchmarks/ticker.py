@@ -17,3 +17,17 @@ class Ticker:
       self.last = now
       print(f'throughput: {self.label}: {done}/{self.total} steps, {now - self.t0:.0f} s',
             file=self.out, flush=True)
+
+  def counter(self):
+    """An object whose `advance(steps)` adds finished steps and ticks (train.report_finished's)."""
+    return _Counter(self)
+
+
+class _Counter:
+
+  def __init__(self, tick):
+    self.tick, self.done = tick, 0
+
+  def advance(self, steps):
+    self.done += steps
+    self.tick(self.done)

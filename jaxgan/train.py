@@ -90,7 +90,7 @@ def next_chunk(step, total, config):
   return min(ends) - step
 
 
-def _report_finished(progress, unreported, wait):
+def report_finished(progress, unreported, wait):
   """Passes the steps of each finished dispatch, oldest first, to `progress.advance`.
 
   `unreported` holds (an output of the dispatch, its steps). Without `wait` it
@@ -388,7 +388,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
       if progress is not None:
         unreported.append((metrics['d_loss'], n))
         if time.monotonic() >= next_poll:
-          _report_finished(progress, unreported, wait=False)
+          report_finished(progress, unreported, wait=False)
           next_poll = time.monotonic() + getattr(progress, 'poll_seconds', 0.5)
       step += n
       steps_since_log += n
@@ -401,7 +401,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
       save = save or stop_now or due
       if log_now or save:
         if progress is not None:
-          _report_finished(progress, unreported, wait=True)
+          report_finished(progress, unreported, wait=True)
         # (members, steps) per metric; the host waits here only.
         records = {k: np.concatenate([np.asarray(m[k]).reshape(num_members, -1)
                                       for m in jax.device_get(pending)], axis=1)
