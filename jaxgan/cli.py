@@ -71,20 +71,46 @@ class _PrimaryOnly(logging.Filter):
     return parallel.is_primary()
 
 
+def _record_text(record):
+  text = record.getMessage()
+  if record.exc_info:
+    text += ''.join(traceback.format_exception(*record.exc_info))
+  return text
+
+
+def _left_by_checkpoint_io(text):
+  """Whether an error's text comes from Orbax's or TensorStore's part of a checkpoint read or write."""
+  return 'orbax' in text or 'tensorstore' in text.lower()
+
+
 class _DiskFaultNoise(logging.Filter):
   """Drops error records of a failed write: the command reports it as one line.
 
-  Orbax logs each failed part of a save, and asyncio each of its tasks that
-  failed unobserved; the failure itself reaches the command as an exception.
+  Orbax logs each failed part of a save; the failure itself reaches the
+  command as an exception.
   """
 
   def filter(self, record):
     if record.levelno < logging.ERROR:
       return True
-    text = record.getMessage()
-    if record.exc_info:
-      text += ''.join(traceback.format_exception(*record.exc_info))
+    text = _record_text(record)
     return not any(os.strerror(code) in text for code in DISK_ERRNOS)
+
+
+class _AbandonedCheckpointTasks(logging.Filter):
+  """Drops asyncio's report of a checkpoint task whose failure nobody awaited.
+
+  When one array of a checkpoint cannot be read or written, Orbax raises the
+  first failure and leaves the gathered others unobserved; asyncio logs each
+  of them when it is collected, whenever that happens to be. The command has
+  already said what failed in one line (the checkpoint set aside, the save
+  that failed).
+  """
+
+  def filter(self, record):
+    if record.levelno < logging.ERROR or 'exception was never retrieved' not in record.getMessage():
+      return True
+    return not _left_by_checkpoint_io(_record_text(record))
 
 
 def _drop_abandoned_async_work(previous):
@@ -100,11 +126,9 @@ def _drop_abandoned_async_work(previous):
     value, obj = unraisable.exc_value, unraisable.object
     closed_loop = isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'
     code = getattr(obj, 'cr_code', None)
-    # Left behind by a checkpoint read or write: Orbax's coroutines and TensorStore's errors.
     where = (code.co_filename if code is not None else '') + ''.join(
         traceback.format_exception(unraisable.exc_type, value, unraisable.exc_traceback))
-    abandoned = 'orbax' in where or 'tensorstore' in where.lower()
-    if not (closed_loop or abandoned):
+    if not (closed_loop or _left_by_checkpoint_io(where)):
       previous(unraisable)
   return hook
 
@@ -113,6 +137,7 @@ def quiet_logging():
   """jaxgan's INFO records as lines on stdout; other libraries' INFO records hidden."""
   for name in ('absl', 'asyncio'):
     logging.getLogger(name).addFilter(_DiskFaultNoise())
+  logging.getLogger('asyncio').addFilter(_AbandonedCheckpointTasks())
   sys.unraisablehook = _drop_abandoned_async_work(sys.unraisablehook)
   warnings.filterwarnings('ignore', message="coroutine '.*' was never awaited",
                           category=RuntimeWarning)

@@ -92,3 +92,33 @@ def test_workdir_not_writable(tmp_path):
   proc = run('--workdir', str(blocker / 'run'))
   assert_one_error_line(proc, 1, 'is not writable')
   assert blocker.read_text() == 'keep me'
+
+
+_ABANDONED_TASK = r'''
+import asyncio, gc, sys
+from jaxgan import cli
+
+async def read_array():
+  raise ValueError(sys.argv[1])
+
+async def restore():
+  pending = asyncio.gather(read_array())  # failed, and nobody awaits it
+  await asyncio.sleep(0.01)
+  del pending
+
+cli.quiet_logging()
+asyncio.run(restore())
+gc.collect()
+'''
+
+
+@pytest.mark.parametrize('failure, reported', [
+    ('OUT_OF_RANGE: Error reading "g_opt_state" in OCDBT database; TensorStore({})', False),
+    ('a failure of some other asyncio work', True)])
+def test_an_unobserved_failure_of_checkpoint_io_is_not_reported_again(failure, reported):
+  """asyncio logs a gathered failure nobody awaited when it is collected: for a
+  checkpoint read the command has already said so in one line; other work's stays."""
+  proc = subprocess.run([sys.executable, '-c', _ABANDONED_TASK, failure],
+                        capture_output=True, text=True, cwd=ROOT, check=True)
+  assert ('exception was never retrieved' in proc.stderr) == reported, proc.stderr
+  assert (failure in proc.stderr) == reported, proc.stderr
