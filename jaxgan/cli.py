@@ -86,8 +86,8 @@ def _left_by_checkpoint_io(text):
 class _DiskFaultNoise(logging.Filter):
   """Drops error records of a failed write: the command reports it as one line.
 
-  Orbax logs each failed part of a save; the failure itself reaches the
-  command as an exception.
+  Orbax and asyncio log each failed part of a save; the failure itself
+  reaches the command as an exception.
   """
 
   def filter(self, record):
@@ -104,13 +104,14 @@ class _AbandonedCheckpointTasks(logging.Filter):
   first failure and leaves the gathered others unobserved; asyncio logs each
   of them when it is collected, whenever that happens to be. The command has
   already said what failed in one line (the checkpoint set aside, the save
-  that failed).
+  that failed). Only TensorStore's failures to read or write an array are
+  dropped: any other unobserved failure, Orbax's own included, is still shown.
   """
 
   def filter(self, record):
     if record.levelno < logging.ERROR or 'exception was never retrieved' not in record.getMessage():
       return True
-    return not _left_by_checkpoint_io(_record_text(record))
+    return 'tensorstore' not in _record_text(record).lower()
 
 
 def _drop_abandoned_async_work(previous):

@@ -113,7 +113,10 @@ gc.collect()
 
 
 @pytest.mark.parametrize('failure, reported', [
-    ('OUT_OF_RANGE: Error reading "g_opt_state" in OCDBT database; TensorStore({})', False),
+    # Orbax's words when TensorStore cannot read one array of a damaged checkpoint.
+    ('Encountered error while reading array index: (slice(0, 16, 1), slice(0, 1568, 1)). '
+     'See full TensorStore details: <TensorStore>', False),
+    ('orbax: a failure of Orbax itself, not of an array read', True),
     ('a failure of some other asyncio work', True)])
 def test_an_unobserved_failure_of_checkpoint_io_is_not_reported_again(failure, reported):
   """asyncio logs a gathered failure nobody awaited when it is collected: for a

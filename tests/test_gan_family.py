@@ -45,8 +45,8 @@ def _count(opt_state):
   return int(optax.tree_utils.tree_get(opt_state, 'count'))
 
 
-@pytest.mark.parametrize('name', ['mnist', 'mnist_cgan', 'mnist_wgan', 'mnist_wgan_gp',
-                                  'mnist_mlp', 'fashion_mnist'])
+@pytest.mark.parametrize('name', ['mnist', 'mnist_cpu', 'mnist_best', 'mnist_cgan', 'mnist_wgan',
+                                  'mnist_wgan_gp', 'mnist_mlp', 'fashion_mnist'])
 def test_every_config_trains_a_few_steps_with_finite_losses(name, tmp_path):
   """The config's own networks, optimizer and losses, on the sample digits."""
   config = load_config(name)

@@ -1,0 +1,25 @@
+"""The best unconditional DCGAN on the 10,000 bundled digits: the CPU recipe, trained longer.
+
+What differs from configs/mnist_cpu.py, and why (its docstring gives the reasons for
+everything it changes from the tutorial):
+- 9,000 steps instead of 3,000: at 3,000 the recipe's FID is still falling and its
+  precision rising (docs/quality.md#configsmnist_bestpy).
+- a cosine decay of both learning rates to a tenth over the run, so that the long run
+  ends at small steps. At 3,000 steps the decay made no difference to the CPU recipe;
+  at 9,000 it has not been compared with constant rates.
+- scored every 750 steps, so that the last five evaluations span the final third.
+"""
+import pathlib
+import runpy
+
+_cpu = runpy.run_path(str(pathlib.Path(__file__).with_name('mnist_cpu.py')))
+
+
+def get_config():
+  config = _cpu['get_config']()
+  config.optimizer.schedule = 'cosine'
+  config.optimizer.final_lr_fraction = 0.1
+  config.train.num_steps = 9000
+  config.train.eval_every = 750
+  config.train.checkpoint_every = 750
+  return config
