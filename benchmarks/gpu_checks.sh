@@ -12,10 +12,13 @@
 #   bash benchmarks/gpu_checks.sh xla OUT     # XLA's GPU switches one process each (command
 #                                             # buffers, latency hiding, and what deterministic
 #                                             # ops cost): benchmarks/xla_switches.py, bf16
-#   bash benchmarks/gpu_checks.sh all OUT     # speed, xla, repro, then runs (the longest) last
+#   bash benchmarks/gpu_checks.sh recipes OUT # configs/mnist_best.py and mnist_cgan.py as in
+#                                             # docs/quality.md: 3 seeds as one population (the
+#                                             # quality), then seed 0 alone (the wall time)
+#   bash benchmarks/gpu_checks.sh all OUT     # speed, xla, repro, recipes, then runs (the longest) last
 #
 # Results go to OUT (default gpu_checks/): throughput.jsonl and throughput.err (profile tables),
-# runs.jsonl and runs.log, members.jsonl, xla.jsonl and xla.err, repro.log, grids.tgz. Needs no network or tfds: training reads the
+# runs.jsonl and runs.log, recipes.jsonl and recipes.log, members.jsonl, xla.jsonl and xla.err, repro.log, grids.tgz. Needs no network or tfds: training reads the
 # MNIST digits bundled with the package. STEPS (timed steps, 1000), VARIANTS, SEEDS ('0 1') and
 # RUN_STEPS (11700 = the tutorial's 50 epochs of 60,000 at batch 256) shrink it for a dry run;
 # ONLY_FASTEST=1 leaves the fp32 default out of `runs`. On the device machine, run it with the
@@ -23,7 +26,7 @@
 # ml-collections and tensorboardX wheels on PYTHONPATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?speed, runs, members, xla, repro or all}
+what=${1:?speed, runs, members, xla, repro, recipes or all}
 out=${2:-gpu_checks}
 mkdir -p "$out"
 steps=${STEPS:-1000}
@@ -94,6 +97,38 @@ runs() {
   done
 }
 
+recipe() {  # recipe CONFIG SEEDS OVERRIDES...: one command; its wall time and last five evaluations
+  local config=$1 seeds=$2; shift 2
+  local workdir; workdir=$(mktemp -d)/run
+  local start end
+  start=$(date +%s.%N)
+  python -m jaxgan.main --config "configs/$config.py" --workdir "$workdir" \
+    --config.data.cache_dir="$cache" --config.train.num_seeds="$seeds" \
+    --config.train.progress_bar=False "$@" >>"$out/recipes.log" 2>&1
+  end=$(date +%s.%N)
+  python - "$workdir" "$config" "$seeds" "$start" "$end" <<'PY' | tee -a "$out/recipes.jsonl"
+import json, pathlib, sys
+from jaxgan import metric_writers
+workdir, config, seeds, start, end = sys.argv[1:]
+members = sorted(pathlib.Path(workdir).glob('seed_*')) or [pathlib.Path(workdir)]
+out = {'config': config, 'seeds': int(seeds), 'wall_s': round(float(end) - float(start), 1)}
+for member in members:
+  evals = [r for r in metric_writers.read_metrics(member) if 'fid' in r]
+  out[member.name] = {'step': evals[-1]['step'], 'last5_fid': [round(r['fid'], 2) for r in evals[-5:]],
+                      **{k: round(evals[-1][k], 3) for k in
+                         ('precision', 'recall', 'fid_floor', 'label_accuracy') if k in evals[-1]}}
+print(json.dumps(out))
+PY
+}
+
+recipes() {
+  cache=$(mktemp -d)
+  for config in mnist_best mnist_cgan; do
+    recipe "$config" "${RECIPE_SEEDS:-3}" ${RECIPE_OVERRIDES:-}
+    recipe "$config" 1 ${RECIPE_OVERRIDES:-}
+  done
+}
+
 repro() {
   # Three runs of configs/test.py (one interrupted and resumed) compared bit for bit.
   python -m jaxgan.repro --config configs/test.py --interrupt-at 5 2>&1 | tee "$out/repro.log"
@@ -112,10 +147,11 @@ case "$what" in
              --variants "$f32;$bf16" 2>"$out/members.err" | tee -a "$out/members.jsonl" ;;
   repro) repro ;;
   xla) xla ;;
+  recipes) recipes ;;
   # A repro that finds a difference exits non-zero; the runs still follow.
-  all) speed; xla; repro || echo "gpu_checks.sh: repro reported a difference" >&2; runs ;;
+  all) speed; xla; repro || echo "gpu_checks.sh: repro reported a difference" >&2; recipes; runs ;;
   *)
-    echo "gpu_checks.sh: unknown check '$what' (speed, runs, members, xla, repro or all)" >&2
+    echo "gpu_checks.sh: unknown check '$what' (speed, runs, members, xla, repro, recipes or all)" >&2
     exit 2
     ;;
 esac
