@@ -78,11 +78,6 @@ def _record_text(record):
   return text
 
 
-def _left_by_checkpoint_io(text):
-  """Whether an error's text comes from Orbax's or TensorStore's part of a checkpoint read or write."""
-  return 'orbax' in text or 'tensorstore' in text.lower()
-
-
 class _DiskFaultNoise(logging.Filter):
   """Drops error records of a failed write: the command reports it as one line.
 
@@ -127,9 +122,10 @@ def _drop_abandoned_async_work(previous):
     value, obj = unraisable.exc_value, unraisable.object
     closed_loop = isinstance(value, RuntimeError) and str(value) == 'Event loop is closed'
     code = getattr(obj, 'cr_code', None)
+    # Left behind by a checkpoint read or write: Orbax's coroutines and TensorStore's errors.
     where = (code.co_filename if code is not None else '') + ''.join(
         traceback.format_exception(unraisable.exc_type, value, unraisable.exc_traceback))
-    if not (closed_loop or _left_by_checkpoint_io(where)):
+    if not (closed_loop or 'orbax' in where or 'tensorstore' in where.lower()):
       previous(unraisable)
   return hook
 

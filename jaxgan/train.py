@@ -373,6 +373,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   watch.add('start-up', watch.elapsed())
   pending, t0, steps_since_log, compiled = [], time.perf_counter(), 0, set()
   unreported, next_poll = collections.deque(), time.monotonic()
+  poll_seconds = getattr(progress, 'poll_seconds', 0.5)
   logs_seen, last_save, stopped, failed = 0, time.monotonic(), None, True
   try:
     while step < total:
@@ -389,7 +390,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         unreported.append((metrics['d_loss'], n))
         if time.monotonic() >= next_poll:
           report_finished(progress, unreported, wait=False)
-          next_poll = time.monotonic() + getattr(progress, 'poll_seconds', 0.5)
+          next_poll = time.monotonic() + poll_seconds
       step += n
       steps_since_log += n
       log_now, save = _is_boundary(step, t.log_every, total), _is_checkpoint(step, config, total)
