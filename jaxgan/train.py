@@ -19,6 +19,7 @@ from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
 from jaxgan import hyper
 from jaxgan import input_pipeline
+from jaxgan import optimizers
 from jaxgan import parallel
 from jaxgan import preemption
 from jaxgan import run_dir
@@ -67,6 +68,26 @@ def total_steps(config, num_examples):
   if config.train.num_steps > 0:
     return config.train.num_steps
   return max(1, config.train.num_epochs * per_epoch // config.gan.n_critic)
+
+
+def schedule_shift(saved, config, step, num_examples):
+  """A line saying how resuming at `step` moves a decaying schedule, or '' if it does not.
+
+  A decaying rate depends on the step and on the run's length, so a resume that
+  changes the length trains the remaining steps at rates the saved steps did
+  not lead up to: an extended cosine run goes back up. Continuing a run is what
+  a larger train.num_steps is for, so it is allowed, but said.
+  """
+  if saved is None or step == 0 or config.optimizer.schedule == 'constant':
+    return ''
+  old, new = total_steps(saved, num_examples), total_steps(config, num_examples)
+  if old == new:
+    return ''
+  rate = lambda c, total: float(optimizers.learning_rate(
+      c.optimizer, c.optimizer.g_learning_rate, total)(step))
+  return (f'the run is now {new} steps long, not {old}: its {config.optimizer.schedule} '
+          f"schedule spans the new length, so G's learning rate at step {step} is "
+          f'{rate(config, new):.3g} where the saved steps led to {rate(saved, old):.3g}')
 
 
 def steps_per_jit(config):
@@ -342,6 +363,9 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   if parallel.is_primary():
     # Changes recorded at steps after the one resumed from (set aside as damaged) never happened.
     files.truncate_jsonl(workdir / checkpointing.HISTORY_FILE, step)
+    shift = schedule_shift(checkpointing.load_saved_config(workdir), config, step, num_examples)
+    if shift:
+      log.warning('%s', shift)
     checkpointing.record_config(config, workdir, step)
   for member, state in zip(members, states):
     if parallel.is_primary() and member.workdir != workdir:

@@ -49,3 +49,32 @@ def test_only_the_last_max_checkpoints_are_kept(config, tmp_path):
   train.train_and_evaluate(config, tmp_path)
   kept = sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir() if p.name.isdigit())
   assert kept == [6, 8]
+
+
+def test_a_resume_that_stretches_a_decaying_schedule_says_how_the_rate_moves(config):
+  config.optimizer.schedule = 'cosine'
+  config.optimizer.final_lr_fraction = 0.1
+  config.optimizer.g_learning_rate = 1e-3
+  config.train.num_steps = 8
+  saved = config.copy_and_resolve_references()
+  assert train.schedule_shift(saved, config, 8, 1000) == ''      # same length
+  config.train.num_steps = 12
+  assert train.schedule_shift(saved, config, 0, 1000) == ''      # a fresh start
+  # Cosine to a tenth: the end of 8 steps is 1e-3 * 0.1; step 8 of 12 is
+  # 1e-3 * (0.1 + 0.9 * (1 + cos(2 pi / 3)) / 2) = 1e-3 * 0.325.
+  assert train.schedule_shift(saved, config, 8, 1000) == (
+      "the run is now 12 steps long, not 8: its cosine schedule spans the new length, "
+      "so G's learning rate at step 8 is 0.000325 where the saved steps led to 0.0001")
+  config.optimizer.schedule = saved.optimizer.schedule = 'constant'
+  assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing moves
+
+
+def test_extending_a_cosine_run_warns_once_with_the_rates(config, tmp_path, caplog):
+  config.optimizer.schedule = 'cosine'
+  train.train_and_evaluate(config, tmp_path)
+  config.train.num_steps = 2 * config.train.num_steps
+  with caplog.at_level('WARNING', logger='jaxgan'):
+    train.train_and_evaluate(config, tmp_path)
+  shifts = [r.getMessage() for r in caplog.records if 'schedule spans the new length' in r.getMessage()]
+  assert len(shifts) == 1 and shifts[0].startswith(
+      f'the run is now {config.train.num_steps} steps long, not {config.train.num_steps // 2}')
