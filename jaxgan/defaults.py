@@ -91,6 +91,10 @@ def get_config():
   config.gan.r1_gamma = 0.0         # R1 penalty on real data, gamma / 2 * E||grad D||^2; 0 = off
   config.gan.weight_clip = 0.0      # WGAN: clip D's parameters to [-c, c] after each update
   config.gan.ema_decay = 0.0        # EMA of G's weights for samples and evaluation; 0 = off
+  # Top-k training (Sinha et al. 2020): the share of each batch's fakes, those D
+  # scores lowest, left out of G's loss once annealed in; 0 = off (0.5 in the paper).
+  config.gan.drop_worst = 0.0
+  config.gan.drop_worst_images = 300_000   # G's images over which the share grows from 0
   # Differentiable augmentation of D's real and fake inputs (DiffAugment):
   # comma-separated ops from 'translation', 'cutout', 'color'; '' = off.
   config.gan.augment = ''

@@ -70,6 +70,8 @@ class GAN:
   augment: tuple = ()            # DiffAugment ops applied to D's inputs (augment.OPS)
   augment_target: float = 0.0   # > 0: ADA adapts the ops' probability towards this r_t
   augment_speed: int = 100_000  # images for ADA's probability to cross [0, 1]
+  drop_worst: float = 0.0       # > 0: top-k training of G (losses.top_k_g_loss)
+  drop_worst_images: int = 300_000   # G's images over which the dropped share grows
   # The numbers the step uses ({name: value}, hyper.py): the fields above keep
   # the switches (> 0: the part is on); a sweep member's traced values replace these.
   hyper: Any = None
@@ -100,6 +102,10 @@ def _validate_gan(g):
                       "name them (e.g. --config.gan.augment='translation,cutout')")
   if g.get('augment_speed', 100_000) < 1:
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
+  if not 0.0 <= g.get('drop_worst', 0.0) < 1.0:
+    raise ConfigError(f'gan.drop_worst must be in [0, 1) (0 = off), not {g.drop_worst}')
+  if g.get('drop_worst_images', 300_000) < 1:
+    raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
 
 def validate(config):
@@ -139,6 +145,9 @@ def make_gan(config, total_steps=1, sweep=()):
       # Configs saved before gan.augment existed train without it.
       augment=augment.parse_policy(g.get('augment', '')),
       augment_target=g.get('augment_target', 0.0), augment_speed=g.get('augment_speed', 100_000),
+      # Configs saved before top-k training existed train without it.
+      drop_worst=g.get('drop_worst', 0.0),
+      drop_worst_images=g.get('drop_worst_images', 300_000),
       hyper=hyper.values(config), make_txs=make_txs,
       d_loss_at=functools.partial(losses.d_loss_with_label, config.loss))
 

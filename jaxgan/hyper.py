@@ -22,6 +22,7 @@ IN_PROGRAM = {
     'gan.ema_decay': 'ema_decay',
     'gan.gradient_penalty': 'gradient_penalty',
     'gan.r1_gamma': 'r1_gamma',
+    'gan.drop_worst': 'drop_worst',
     'gan.weight_clip': 'weight_clip',
     'gan.real_label': 'real_label',
     'gan.augment_target': 'augment_target',

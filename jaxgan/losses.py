@@ -84,6 +84,27 @@ def get_losses(name, real_label=1.0):
   return d_loss, g_loss
 
 
+def drop_share(step, batch_size, final, images):
+  """The share of G's fakes left out at `step`: growing linearly from 0 to `final` over
+  `images` generated images, then kept (top-k training's anneal)."""
+  return final * jnp.minimum(1.0, step * batch_size / images)
+
+
+def top_k_g_loss(g_loss, fake_logits, drop):
+  """`g_loss` over the fakes D scores highest, the share `drop` it scores lowest left out.
+
+  Top-k training (Sinha et al. 2020): the fakes D finds least real pull G
+  towards the average of the modes; G learns from the others only. Every
+  loss here is a batch mean of per-example terms, so it is taken per example
+  and averaged over those kept (ceil((1 - drop) * B) of them; ties by order).
+  """
+  n = fake_logits.shape[0]
+  rank = jnp.argsort(jnp.argsort(-fake_logits, stable=True), stable=True)
+  kept = (rank < (1.0 - drop) * n).astype(fake_logits.dtype)
+  per_example = jax.vmap(lambda x: g_loss(x[None]))(fake_logits)
+  return jnp.sum(per_example * kept) / jnp.sum(kept)
+
+
 def d_loss_with_label(name, real_label):
   """The named loss's d_loss with `real_label` (a number, or a traced sweep value)."""
   d_loss, _, takes_label = LOSSES[name]

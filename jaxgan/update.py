@@ -140,8 +140,15 @@ def train_step(gan, state, batch, rng):
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
   critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
-  g_loss, d_fake_grad = jax.value_and_grad(
-      lambda f: gan.g_loss_fn(critic(_augment(gan, g_drop_key, f, _augment_p(state)))))(fake)
+  def g_objective(f):
+    logits = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
+    if gan.drop_worst > 0:
+      drop = losses.drop_share(state.step, batch_size, gan.hyper['drop_worst'],
+                               gan.drop_worst_images)
+      return losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
+    return gan.g_loss_fn(logits)
+
+  g_loss, d_fake_grad = jax.value_and_grad(g_objective)(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)

@@ -377,6 +377,8 @@ def test_ttur_gives_each_network_its_own_rate(config):
     ('gan.n_critic', 0, 'n_critic'),
     ('gan.ema_decay', 1.0, 'ema_decay'),
     ('gan.gradient_penalty', -1.0, 'gradient_penalty'),
+    ('gan.drop_worst', 1.0, 'drop_worst'),
+    ('gan.drop_worst_images', 0, 'drop_worst_images'),
     ('optimizer.name', 'sgd', 'optimizer.name'),
     ('optimizer.schedule', 'linear', 'optimizer.schedule'),
     ('optimizer.final_lr_fraction', 0.0, 'final_lr_fraction'),
@@ -434,3 +436,24 @@ def test_a_run_from_before_the_gan_settings_is_refused_clearly(config, tmp_path)
   with pytest.raises(JaxganError, match='written by an older jaxgan'):
     train.train_and_evaluate(config, tmp_path)
   assert (tmp_path / 'config.json').read_bytes() == before
+
+
+def test_top_k_training_updates_g_with_the_loss_of_the_fakes_d_scores_highest(config):
+  """G's update under gan.drop_worst equals the update of a GAN whose G loss is written
+  as the plain loss of the best-scored half (sorted by hand), and differs from the
+  update over the whole batch; D's update is untouched."""
+  config.gan.drop_worst = 0.5
+  config.gan.drop_worst_images = 1      # fully annealed from the first step
+  gan = dataclasses.replace(gan_lib.make_gan(config), g_tx=optax.sgd(1.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  state = state.replace(step=jnp.asarray(1, state.step.dtype))
+  half = config.train.batch_size // 2
+  written = dataclasses.replace(
+      gan, drop_worst=0.0, g_loss_fn=lambda logits: gan.g_loss_fn(jnp.sort(logits)[::-1][:half]))
+  top_k, _ = _step(gan, state, _batch(config))
+  want, _ = _step(written, state, _batch(config))
+  whole, _ = _step(dataclasses.replace(gan, drop_worst=0.0), state, _batch(config))
+  _assert_trees_close(top_k.g_params, want.g_params, rtol=1e-5, atol=1e-7)
+  assert max(float(jnp.abs(a - b).max()) for a, b in zip(
+      jax.tree_util.tree_leaves(top_k.g_params), jax.tree_util.tree_leaves(whole.g_params))) > 1e-4
+  _assert_trees_close(top_k.d_params, whole.d_params, rtol=0, atol=0)

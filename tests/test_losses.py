@@ -131,3 +131,35 @@ def test_r1_penalty_is_the_mean_squared_gradient_norm_on_reals():
   critic = lambda x: jnp.sum(3.0 * x, axis=(1, 2, 3))   # gradient 3 at each of 8 entries
   real = jnp.zeros((5, 2, 2, 2))
   assert float(losses.r1_penalty(critic, real)) == pytest.approx(9.0 * 8)
+
+
+@pytest.mark.parametrize('name', sorted(losses.LOSSES))
+def test_top_k_g_loss_is_the_loss_over_the_fakes_d_scores_highest(name):
+  g_loss = losses.LOSSES[name][1]
+  logits = jnp.array([0.5, -3.0, 4.0, 1.0, -0.5])
+  # Dropping 0.4 of 5 keeps the 3 highest: 4.0, 1.0, 0.5.
+  assert float(losses.top_k_g_loss(g_loss, logits, 0.4)) == pytest.approx(
+      float(g_loss(jnp.array([4.0, 1.0, 0.5]))), rel=1e-6)
+  # Nothing dropped: the plain batch mean.
+  assert float(losses.top_k_g_loss(g_loss, logits, 0.0)) == pytest.approx(
+      float(g_loss(logits)), rel=1e-6)
+  # A share that is not a whole number of fakes keeps ceil((1 - drop) * B): 0.5 of 5 keeps 3.
+  assert float(losses.top_k_g_loss(g_loss, logits, 0.5)) == pytest.approx(
+      float(g_loss(jnp.array([4.0, 1.0, 0.5]))), rel=1e-6)
+
+
+def test_top_k_g_loss_gives_the_dropped_fakes_no_gradient():
+  logits = jnp.array([0.5, -3.0, 4.0, 1.0, -0.5])
+  grads = jax.grad(lambda x: losses.top_k_g_loss(losses.g_loss_non_saturating, x, 0.4))(logits)
+  # d/dx of mean over the kept 3 of -log sigmoid(x) is -(1 - sigmoid(x)) / 3.
+  want = [-(1 - sigmoid(x)) / 3 if x in (0.5, 4.0, 1.0) else 0.0 for x in logits.tolist()]
+  np.testing.assert_allclose(np.asarray(grads), want, rtol=1e-5, atol=0)
+  assert float(grads[1]) == 0.0 and float(grads[4]) == 0.0
+
+
+def test_the_dropped_share_grows_linearly_then_stays():
+  share = lambda step: float(losses.drop_share(step, 64, 0.5, 64_000))
+  assert share(0) == 0.0
+  assert share(250) == pytest.approx(0.125)       # a quarter of the images: a quarter of 0.5
+  assert share(1000) == pytest.approx(0.5)
+  assert share(5000) == pytest.approx(0.5)
