@@ -4,10 +4,14 @@
 
 For one checkpoint it prints one JSON line per measurement:
 - noise: FID at each size N for 5 sample seeds x 2 real reference draws (mean, std,
-  min, max), beside the real-vs-real floor at the same N;
+  min, max), beside the real-vs-real floor at the same N, and for each reference draw
+  alone (as the training loop scores) the FID's mean and std, precision and recall;
 - ways: FID, precision and recall for each weight set (G's raw weights, the EMA when
   kept) and each BatchNorm way (running averages, recomputed statistics, batch
-  statistics), each the mean of 3 sample seeds at the largest N.
+  statistics), each the mean of 3 sample seeds at the largest N;
+- d_filter (with --d_filter 0.8,0.5): FID, precision and recall of the N samples D
+  scores highest out of N / keep, as rejection sampling by D would draw them: whether
+  D's judgment of G's samples agrees with the metrics' (top-k training relies on it).
 """
 import argparse
 import dataclasses
@@ -33,12 +37,34 @@ def _scores(run, evaluator, weights, way, sample_seeds):
   return out
 
 
+def best_scored(logits, n, keep):
+  """Indices of the `n` samples D scores highest among the first round(n / keep)."""
+  pool = np.asarray(logits)[:int(round(n / keep))]
+  return np.argsort(-pool, kind='stable')[:n]
+
+
+def _d_filtered(run, evaluator, keeps):
+  n = evaluator.num_samples
+  pixels, labels = sampling.generate(run.draw, run.gan, int(round(n / min(keeps))), gan_lib.rngs(
+      run.config.seed)['eval'], batch_size=n)
+  s = run.state
+  logits = np.concatenate([np.asarray(run.gan.discriminator.apply(
+      {'params': s.d_params, 'batch_stats': s.d_batch_stats}, pixels[i:i + n], train=False,
+      labels=None if labels is None else labels[i:i + n])) for i in range(0, len(pixels), n)])
+  for keep in (1.0, *keeps):
+    idx = best_scored(logits, n, keep)
+    m = evaluator.score(pixels[idx], None if labels is None else labels[idx])
+    yield keep, {k: m[k] for k in ('fid', 'precision', 'recall')}
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--checkpoint', default='latest')
   parser.add_argument('--sizes', default='2000,5000')
   parser.add_argument('--skip_noise', action='store_true')
+  parser.add_argument('--skip_ways', action='store_true')
+  parser.add_argument('--d_filter', default='', help='shares kept by D, e.g. 0.8,0.5')
   args = parser.parse_args()
   run = sampling.load_run(args.workdir, args.checkpoint)
   dataset = input_pipeline.load_dataset(run.config.data)
@@ -49,19 +75,27 @@ def main():
   common = {'workdir': args.workdir, 'step': int(run.state.step)}
   for n in sizes if not args.skip_noise else []:
     config.eval.num_samples = n
-    fids, floors = [], []
+    fids, floors, by_reference = [], [], []
     for ref in (None, 1):
       t0 = time.perf_counter()
       evaluator = evaluator_lib.Evaluator(config, dataset, reference_seed=ref)
-      fids += [m['fid'] for m in _scores(run, evaluator, weights, way, range(5))]
+      ms = _scores(run, evaluator, weights, way, range(5))
+      fids += [m['fid'] for m in ms]
       floors.append(evaluator.floor['fid'])
+      # One reference draw, as the training loop scores: only the samples vary.
+      by_reference.append({'fid_mean': np.mean(fids[-5:]), 'fid_std': np.std(fids[-5:], ddof=1),
+                           **{k: np.mean([m[k] for m in ms]) for k in ('precision', 'recall')},
+                           **{f'{k}_floor': evaluator.floor[k]
+                              for k in ('fid', 'precision', 'recall')}})
     print(json.dumps({**common, 'measure': 'noise', 'num_samples': evaluator.num_samples,
                       'weights': weights, 'batch_norm': way, 'fid_mean': np.mean(fids),
                       'fid_std': np.std(fids, ddof=1), 'fid_min': min(fids), 'fid_max': max(fids),
-                      'floors': floors, 'seconds': time.perf_counter() - t0}), flush=True)
+                      'floors': floors, 'by_reference': by_reference,
+                      'seconds': time.perf_counter() - t0}, default=float), flush=True)
   config.eval.num_samples = max(sizes)
   evaluator = evaluator_lib.Evaluator(config, dataset)
-  for w in ('raw', 'ema') if run.state.ema_g_params is not None else ('raw',):
+  weight_sets = ('raw', 'ema') if run.state.ema_g_params is not None else ('raw',)
+  for w in () if args.skip_ways else weight_sets:
     for way in sampling.BATCH_NORM:
       ms = _scores(run, evaluator, w, way, range(3))
       row = {k: float(np.mean([m[k] for m in ms])) for k in ('fid', 'precision', 'recall')}
@@ -69,6 +103,11 @@ def main():
       print(json.dumps({**common, 'measure': 'ways', 'num_samples': evaluator.num_samples,
                         'weights': w, 'batch_norm': way, **row,
                         'fid_floor': evaluator.floor['fid']}), flush=True)
+  keeps = [float(k) for k in args.d_filter.split(',') if k]
+  for keep, row in _d_filtered(run, evaluator, keeps) if keeps else ():
+    print(json.dumps({**common, 'measure': 'd_filter', 'num_samples': evaluator.num_samples,
+                      'keep': keep, 'weights': weights, 'batch_norm': way, **row,
+                      'fid_floor': evaluator.floor['fid']}), flush=True)
 
 
 if __name__ == '__main__':

@@ -206,3 +206,12 @@ def test_xla_switches_time_each_setting_in_its_own_process_smoke():
   assert lines[2]['steps_per_sec'] is None and lines[2]['error']
   table = proc.stderr[proc.stderr.index('batch 16: median steps/s'):]
   assert 'no_fast_min_max' in table and 'x xla' in table and 'bad' not in table
+
+
+def test_d_filter_keeps_the_best_scored_of_the_pool():
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import quality_diagnosis
+  logits = [0.3, -2.0, 5.0, 1.0, 0.0, 9.0]   # the last two lie outside a pool of 4
+  assert quality_diagnosis.best_scored(logits, 2, 0.5).tolist() == [2, 3]
+  assert quality_diagnosis.best_scored(logits, 4, 1.0).tolist() == [2, 3, 0, 1]
+  assert sorted(quality_diagnosis.best_scored(logits, 4, 0.8).tolist()) == [0, 2, 3, 4]
