@@ -66,6 +66,9 @@ def main():
   parser.add_argument('--skip_ways', action='store_true')
   parser.add_argument('--d_filter', default='', help='shares kept by D, e.g. 0.8,0.5')
   args = parser.parse_args()
+  keeps = [float(k) for k in args.d_filter.split(',') if k]
+  if any(not 0 < k <= 1 for k in keeps):
+    parser.error(f'--d_filter takes shares kept in (0, 1], not {args.d_filter}')
   run = sampling.load_run(args.workdir, args.checkpoint)
   dataset = input_pipeline.load_dataset(run.config.data)
   sizes = [int(s) for s in args.sizes.split(',')]
@@ -76,14 +79,15 @@ def main():
   for n in sizes if not args.skip_noise else []:
     config.eval.num_samples = n
     fids, floors, by_reference = [], [], []
+    t0 = time.perf_counter()
     for ref in (None, 1):
-      t0 = time.perf_counter()
       evaluator = evaluator_lib.Evaluator(config, dataset, reference_seed=ref)
       ms = _scores(run, evaluator, weights, way, range(5))
-      fids += [m['fid'] for m in ms]
+      these = [m['fid'] for m in ms]
+      fids += these
       floors.append(evaluator.floor['fid'])
       # One reference draw, as the training loop scores: only the samples vary.
-      by_reference.append({'fid_mean': np.mean(fids[-5:]), 'fid_std': np.std(fids[-5:], ddof=1),
+      by_reference.append({'fid_mean': np.mean(these), 'fid_std': np.std(these, ddof=1),
                            **{k: np.mean([m[k] for m in ms]) for k in ('precision', 'recall')},
                            **{f'{k}_floor': evaluator.floor[k]
                               for k in ('fid', 'precision', 'recall')}})
@@ -96,14 +100,13 @@ def main():
   evaluator = evaluator_lib.Evaluator(config, dataset)
   weight_sets = ('raw', 'ema') if run.state.ema_g_params is not None else ('raw',)
   for w in () if args.skip_ways else weight_sets:
-    for way in sampling.BATCH_NORM:
-      ms = _scores(run, evaluator, w, way, range(3))
+    for bn in sampling.BATCH_NORM:
+      ms = _scores(run, evaluator, w, bn, range(3))
       row = {k: float(np.mean([m[k] for m in ms])) for k in ('fid', 'precision', 'recall')}
       row['fid_std'] = float(np.std([m['fid'] for m in ms], ddof=1))
       print(json.dumps({**common, 'measure': 'ways', 'num_samples': evaluator.num_samples,
-                        'weights': w, 'batch_norm': way, **row,
+                        'weights': w, 'batch_norm': bn, **row,
                         'fid_floor': evaluator.floor['fid']}), flush=True)
-  keeps = [float(k) for k in args.d_filter.split(',') if k]
   for keep, row in _d_filtered(run, evaluator, keeps) if keeps else ():
     print(json.dumps({**common, 'measure': 'd_filter', 'num_samples': evaluator.num_samples,
                       'keep': keep, 'weights': weights, 'batch_norm': way, **row,

@@ -9,9 +9,10 @@ everything it changes from the tutorial):
   at 9,000 it has not been compared with constant rates.
 - scored every 750 steps, so that the last five evaluations span the final third.
 - scored with 5,000 samples (the most the 10,000 digits allow beside a disjoint floor set)
-  instead of 2,000: at this recipe's FID, 2,000 samples leave the score of one checkpoint
-  about 10 % of noise, 5,000 about 5 % (docs/quality.md#the-metrics-own-noise). Scoring
-  does not touch training: the weights are the same at either size.
+  instead of 2,000: near the floor the FID of 2,000 samples is too noisy to tell one
+  evaluation from the next, 5,000 bring its noise to about the 5 % the issue asks for
+  (docs/quality.md#near-the-floor). Scoring does not touch training: the weights are the
+  same at either size.
 """
 import pathlib
 import runpy

@@ -7,8 +7,7 @@ the reasons given there and in configs/mnist_cpu.py (a spectrally normalised hin
 without dropout, Adam 1e-3 for G and 2e-3 for D with beta1 0 and beta2 0.99, an EMA of G
 drawn with recomputed BatchNorm statistics, 9,000 steps with a cosine decay of both rates
 to a tenth), and so is its scoring (5,000 samples). Over 2,000 steps at constant rates
-the same model stopped at 4.7x the floor's FID (2,000 samples); the longer, decaying run
-reaches 2x at 2,000 samples and 2.5x at 5,000. With the tutorial's D (dropout, no
+the same model stopped far short of the longer, decaying run. With the tutorial's D (dropout, no
 spectral norm), Adam 2e-4 and running statistics each row held nearly one digit drawn
 again and again (recall 0.11); docs/quality.md#the-conditional-gan has the figures of
 each version.

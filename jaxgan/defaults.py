@@ -94,7 +94,9 @@ def get_config():
   # Top-k training (Sinha et al. 2020): the share of each batch's fakes, those D
   # scores lowest, left out of G's loss once annealed in; 0 = off (0.5 in the paper).
   config.gan.drop_worst = 0.0
-  config.gan.drop_worst_images = 300_000   # G's images over which the share grows from 0
+  # G's images over which the share grows from 0, linearly: the paper shrinks the kept
+  # count per epoch instead, which ties the anneal to the data set's size.
+  config.gan.drop_worst_images = 300_000
   # Differentiable augmentation of D's real and fake inputs (DiffAugment):
   # comma-separated ops from 'translation', 'cutout', 'color'; '' = off.
   config.gan.augment = ''

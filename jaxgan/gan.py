@@ -50,6 +50,11 @@ class AdaptiveTrainState(TrainState):
   augment_p: Any = None
 
 
+# A config saved before top-k training existed trains without it; this is the
+# anneal's length it reads then (unused while gan.drop_worst is 0).
+DROP_WORST_IMAGES = 300_000
+
+
 @dataclasses.dataclass(frozen=True)
 class GAN:
   """The static parts of a run: modules, optimizers, losses and the update's switches."""
@@ -71,7 +76,7 @@ class GAN:
   augment_target: float = 0.0   # > 0: ADA adapts the ops' probability towards this r_t
   augment_speed: int = 100_000  # images for ADA's probability to cross [0, 1]
   drop_worst: float = 0.0       # > 0: top-k training of G (losses.top_k_g_loss)
-  drop_worst_images: int = 300_000   # G's images over which the dropped share grows
+  drop_worst_images: int = DROP_WORST_IMAGES   # G's images over which the dropped share grows
   # The numbers the step uses ({name: value}, hyper.py): the fields above keep
   # the switches (> 0: the part is on); a sweep member's traced values replace these.
   hyper: Any = None
@@ -104,7 +109,7 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
   if not 0.0 <= g.get('drop_worst', 0.0) < 1.0:
     raise ConfigError(f'gan.drop_worst must be in [0, 1) (0 = off), not {g.drop_worst}')
-  if g.get('drop_worst_images', 300_000) < 1:
+  if g.get('drop_worst_images', DROP_WORST_IMAGES) < 1:
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
 
@@ -147,7 +152,7 @@ def make_gan(config, total_steps=1, sweep=()):
       augment_target=g.get('augment_target', 0.0), augment_speed=g.get('augment_speed', 100_000),
       # Configs saved before top-k training existed train without it.
       drop_worst=g.get('drop_worst', 0.0),
-      drop_worst_images=g.get('drop_worst_images', 300_000),
+      drop_worst_images=g.get('drop_worst_images', DROP_WORST_IMAGES),
       hyper=hyper.values(config), make_txs=make_txs,
       d_loss_at=functools.partial(losses.d_loss_with_label, config.loss))
 

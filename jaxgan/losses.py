@@ -87,7 +87,8 @@ def get_losses(name, real_label=1.0):
 def drop_share(step, batch_size, final, images):
   """The share of G's fakes left out at `step`: growing linearly from 0 to `final` over
   `images` generated images, then kept (top-k training's anneal)."""
-  return final * jnp.minimum(1.0, step * batch_size / images)
+  # In floats: step * batch_size outgrows int32 in long runs at large batches.
+  return final * jnp.minimum(1.0, jnp.asarray(step, jnp.float32) * (batch_size / images))
 
 
 def top_k_g_loss(g_loss, fake_logits, drop):
@@ -96,11 +97,14 @@ def top_k_g_loss(g_loss, fake_logits, drop):
   Top-k training (Sinha et al. 2020): the fakes D finds least real pull G
   towards the average of the modes; G learns from the others only. Every
   loss here is a batch mean of per-example terms, so it is taken per example
-  and averaged over those kept (ceil((1 - drop) * B) of them; ties by order).
+  and averaged over those kept: B - floor(drop * B) of them, and among equal
+  scores the earlier fake ranks higher.
   """
   n = fake_logits.shape[0]
-  rank = jnp.argsort(jnp.argsort(-fake_logits, stable=True), stable=True)
-  kept = (rank < (1.0 - drop) * n).astype(fake_logits.dtype)
+  rank = jnp.argsort(jnp.argsort(-fake_logits, stable=True))
+  # A float32 share times B lands just off whole numbers (0.4 * 100 = 40.000002):
+  # the tolerance keeps the count the share names.
+  kept = (rank < n - jnp.floor(drop * n + 1e-3)).astype(fake_logits.dtype)
   per_example = jax.vmap(lambda x: g_loss(x[None]))(fake_logits)
   return jnp.sum(per_example * kept) / jnp.sum(kept)
 

@@ -81,13 +81,14 @@ def schedule_shift(saved, config, step, num_examples):
   if saved is None or step == 0 or config.optimizer.schedule == 'constant':
     return ''
   old, new = total_steps(saved, num_examples), total_steps(config, num_examples)
-  if old == new:
+  if old == new or step >= new:
     return ''
-  rate = lambda c, total: float(optimizers.learning_rate(
-      c.optimizer, c.optimizer.g_learning_rate, total)(step))
+  # As a share of the peak: the same for G and D and for every member of a sweep.
+  share = lambda c, total: float(optimizers.learning_rate(c.optimizer, 1.0, total)(step))
   return (f'the run is now {new} steps long, not {old}: its {config.optimizer.schedule} '
-          f"schedule spans the new length, so G's learning rate at step {step} is "
-          f'{rate(config, new):.3g} where the saved steps led to {rate(saved, old):.3g}')
+          f'schedule spans the new length, so the learning rates at step {step} are '
+          f'{share(config, new):.3g} of their peaks where the saved steps led to '
+          f'{share(saved, old):.3g}')
 
 
 def steps_per_jit(config):

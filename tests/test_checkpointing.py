@@ -63,18 +63,37 @@ def test_a_resume_that_stretches_a_decaying_schedule_says_how_the_rate_moves(con
   # Cosine to a tenth: the end of 8 steps is 1e-3 * 0.1; step 8 of 12 is
   # 1e-3 * (0.1 + 0.9 * (1 + cos(2 pi / 3)) / 2) = 1e-3 * 0.325.
   assert train.schedule_shift(saved, config, 8, 1000) == (
-      "the run is now 12 steps long, not 8: its cosine schedule spans the new length, "
-      "so G's learning rate at step 8 is 0.000325 where the saved steps led to 0.0001")
+      'the run is now 12 steps long, not 8: its cosine schedule spans the new length, '
+      'so the learning rates at step 8 are 0.325 of their peaks where the saved steps led to 0.1')
+  config.train.num_steps = 6
+  assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing left to train
   config.optimizer.schedule = saved.optimizer.schedule = 'constant'
+  config.train.num_steps = 12
   assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing moves
+
+
+def test_a_length_given_in_epochs_counts_as_its_steps(config):
+  config.optimizer.schedule = 'cosine'
+  config.train.num_steps, config.train.num_epochs, config.train.batch_size = 0, 2, 100
+  saved = config.copy_and_resolve_references()   # 2 epochs of 1,000 images: 20 steps
+  config.train.num_steps = 20
+  assert train.schedule_shift(saved, config, 10, 1000) == ''
+  config.train.num_steps, config.train.num_epochs = 0, 4
+  assert train.schedule_shift(saved, config, 10, 1000).startswith(
+      'the run is now 40 steps long, not 20')
 
 
 def test_extending_a_cosine_run_warns_once_with_the_rates(config, tmp_path, caplog):
   config.optimizer.schedule = 'cosine'
+  config.optimizer.final_lr_fraction = 0.1
+  assert config.train.num_steps == 8
   train.train_and_evaluate(config, tmp_path)
-  config.train.num_steps = 2 * config.train.num_steps
+  config.train.num_steps = 16
   with caplog.at_level('WARNING', logger='jaxgan'):
     train.train_and_evaluate(config, tmp_path)
   shifts = [r.getMessage() for r in caplog.records if 'schedule spans the new length' in r.getMessage()]
-  assert len(shifts) == 1 and shifts[0].startswith(
-      f'the run is now {config.train.num_steps} steps long, not {config.train.num_steps // 2}')
+  # Cosine to a tenth: the end of 8 steps is 0.1 of the peak; step 8 of 16 is
+  # 0.1 + 0.9 * (1 + cos(pi / 2)) / 2 = 0.55.
+  assert shifts == ['the run is now 16 steps long, not 8: its cosine schedule spans the new '
+                    'length, so the learning rates at step 8 are 0.55 of their peaks where the '
+                    'saved steps led to 0.1']

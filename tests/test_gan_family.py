@@ -441,7 +441,7 @@ def test_a_run_from_before_the_gan_settings_is_refused_clearly(config, tmp_path)
 def test_top_k_training_updates_g_with_the_loss_of_the_fakes_d_scores_highest(config):
   """G's update under gan.drop_worst equals the update of a GAN whose G loss is written
   as the plain loss of the best-scored half (sorted by hand), and differs from the
-  update over the whole batch; D's update is untouched."""
+  update over the whole batch."""
   config.gan.drop_worst = 0.5
   config.gan.drop_worst_images = 1      # fully annealed from the first step
   gan = dataclasses.replace(gan_lib.make_gan(config), g_tx=optax.sgd(1.0))
@@ -456,4 +456,3 @@ def test_top_k_training_updates_g_with_the_loss_of_the_fakes_d_scores_highest(co
   _assert_trees_close(top_k.g_params, want.g_params, rtol=1e-5, atol=1e-7)
   assert max(float(jnp.abs(a - b).max()) for a, b in zip(
       jax.tree_util.tree_leaves(top_k.g_params), jax.tree_util.tree_leaves(whole.g_params))) > 1e-4
-  _assert_trees_close(top_k.d_params, whole.d_params, rtol=0, atol=0)

@@ -148,6 +148,17 @@ def test_top_k_g_loss_is_the_loss_over_the_fakes_d_scores_highest(name):
       float(g_loss(jnp.array([4.0, 1.0, 0.5]))), rel=1e-6)
 
 
+def test_top_k_g_loss_keeps_the_count_a_float32_share_names_and_breaks_ties_by_order():
+  logits = jnp.zeros(100)
+  # float32 0.4 * 100 is 40.000002: still 40 dropped, 60 kept, the first 60 of equal scores.
+  grads = jax.grad(lambda x: losses.top_k_g_loss(losses.g_loss_critic, x, jnp.float32(0.4)))(
+      logits)
+  np.testing.assert_allclose(np.asarray(grads), [-1 / 60] * 60 + [0.0] * 40, rtol=1e-6)
+  grads = jax.grad(lambda x: losses.top_k_g_loss(losses.g_loss_critic, x, jnp.float32(0.7)))(
+      jnp.zeros(50))
+  assert int((grads != 0).sum()) == 15
+
+
 def test_top_k_g_loss_gives_the_dropped_fakes_no_gradient():
   logits = jnp.array([0.5, -3.0, 4.0, 1.0, -0.5])
   grads = jax.grad(lambda x: losses.top_k_g_loss(losses.g_loss_non_saturating, x, 0.4))(logits)
