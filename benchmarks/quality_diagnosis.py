@@ -11,7 +11,11 @@ For one checkpoint it prints one JSON line per measurement:
   statistics), each the mean of 3 sample seeds at the largest N;
 - d_filter (with --d_filter 0.8,0.5): FID, precision and recall of the N samples D
   scores highest out of N / keep, as rejection sampling by D would draw them: whether
-  D's judgment of G's samples agrees with the metrics' (top-k training relies on it).
+  D's judgment of G's samples agrees with the metrics' (top-k training relies on it);
+- codes (a model trained with gan.latent_codes): which digit the classifier sees in
+  each code's samples, each code's majority class and its share, the purity (the
+  share of samples in their code's majority class) and how many classes some code
+  holds: whether the codes took the classes apart.
 """
 import argparse
 import dataclasses
@@ -24,6 +28,7 @@ from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import sampling
 from jaxgan.quality import evaluator as evaluator_lib
+from jaxgan.quality import features
 
 
 def _scores(run, evaluator, weights, way, sample_seeds):
@@ -55,6 +60,26 @@ def _d_filtered(run, evaluator, keeps):
     idx = best_scored(logits, n, keep)
     m = evaluator.score(pixels[idx], None if labels is None else labels[idx])
     yield keep, {k: m[k] for k in ('fid', 'precision', 'recall')}
+
+
+def code_purity(codes, classes, num_codes, num_classes):
+  """{table (codes x classes counts), majority (per code), share (per code), purity, covered}."""
+  table = np.zeros((num_codes, num_classes), np.int64)
+  np.add.at(table, (np.asarray(codes), np.asarray(classes)), 1)
+  per_code = np.maximum(table.sum(1), 1)
+  majority = table.argmax(1)
+  return {'table': table.tolist(), 'majority': majority.tolist(),
+          'share': (table.max(1) / per_code).tolist(),
+          'purity': float(table.max(1).sum() / table.sum()),
+          'covered': len(set(majority[table.sum(1) > 0].tolist()))}
+
+
+def _codes(run, evaluator):
+  n = evaluator.num_samples
+  pixels, _ = sampling.generate(run.draw, run.gan, n, gan_lib.rngs(1000)['eval'])
+  _, probs = features.embed(evaluator.apply, pixels)
+  codes = sampling.cycled_labels(run.gan, n)
+  return code_purity(codes, np.argmax(np.asarray(probs), 1), run.gan.num_codes, probs.shape[1])
 
 
 def main():
@@ -107,6 +132,9 @@ def main():
       print(json.dumps({**common, 'measure': 'ways', 'num_samples': evaluator.num_samples,
                         'weights': w, 'batch_norm': bn, **row,
                         'fid_floor': evaluator.floor['fid']}), flush=True)
+  if run.gan.num_codes:
+    print(json.dumps({**common, 'measure': 'codes', 'num_samples': evaluator.num_samples,
+                      **_codes(run, evaluator)}), flush=True)
   for keep, row in _d_filtered(run, evaluator, keeps) if keeps else ():
     print(json.dumps({**common, 'measure': 'd_filter', 'num_samples': evaluator.num_samples,
                       'keep': keep, 'weights': weights, 'batch_norm': way, **row,

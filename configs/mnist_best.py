@@ -1,4 +1,4 @@
-"""The best unconditional DCGAN on the 10,000 bundled digits: the CPU recipe, trained longer.
+"""The best unconditional DCGAN on the 10,000 bundled digits: the CPU recipe, longer, with codes.
 
 What differs from configs/mnist_cpu.py, and why (its docstring gives the reasons for
 everything it changes from the tutorial):
@@ -15,6 +15,14 @@ everything it changes from the tutorial):
   evaluation from the next, 5,000 bring its noise to about the 5 % the issue asks for
   (docs/quality.md#near-the-floor). Scoring does not touch training: the weights are the
   same at either size.
+- InfoGAN's categorical code (Chen et al. 2016), 10 values, weight 1: G draws a code beside
+  z and D's Q head learns to tell the code from G's samples. A continuous latent has to
+  map somewhere between two digits, and the recipe without codes drew those blends (a 0
+  open like a D, a 4 half a 9): precision 0.70. With codes most take one digit each and
+  precision rose to 0.83, the FID at 5,000 samples fell from 4.0x to 3.1x the floor, and
+  recall fell from 0.88 to 0.69: fewer blends and less variety within each code (three
+  seeds each, docs/quality.md#categorical-codes). `--config.gan.latent_codes=0` is the
+  recipe without them, the one to take where recall matters most.
 """
 import pathlib
 import runpy
@@ -30,4 +38,5 @@ def get_config():
   config.train.eval_every = 750
   config.train.checkpoint_every = 750
   config.eval.num_samples = 5000
+  config.gan.latent_codes = 10
   return config

@@ -104,6 +104,13 @@ def get_config():
   # stays near this target (0.6 in Karras et al. 2020); 0 applies them always.
   config.gan.augment_target = 0.0
   config.gan.augment_speed = 100_000   # images for ADA's probability to go from 0 to 1
+  # InfoGAN's categorical code (Chen et al. 2016): an unconditional G also takes a
+  # code drawn uniformly from this many values, and a Q head on D's features
+  # predicts it from G's samples; G and D both minimise Q's cross-entropy times
+  # code_weight. 0 = off. A continuous latent must map somewhere between two
+  # digits; codes let G put separate digits on separate codes.
+  config.gan.latent_codes = 0
+  config.gan.code_weight = 1.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'

@@ -66,6 +66,7 @@ class GAN:
   g_loss_fn: Any
   latent_dim: int
   num_classes: int = 0          # > 0: conditional
+  num_codes: int = 0            # > 0: G also takes a categorical code, D's Q head predicts it
   image_shape: tuple = (28, 28, 1)   # (H, W, C) of G's output and D's input
   n_critic: int = 1
   gradient_penalty: float = 0.0
@@ -109,6 +110,8 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
   if not 0.0 <= g.get('drop_worst', 0.0) < 1.0:
     raise ConfigError(f'gan.drop_worst must be in [0, 1) (0 = off), not {g.drop_worst}')
+  if g.get('code_weight', 0.0) < 0:
+    raise ConfigError(f'gan.code_weight must be >= 0, not {g.code_weight}')
   if g.get('drop_worst_images', DROP_WORST_IMAGES) < 1:
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
@@ -145,6 +148,7 @@ def make_gan(config, total_steps=1, sweep=()):
       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
       image_shape=models.image_shape(config),
       num_classes=config.model.num_classes if config.model.conditional else 0,
+      num_codes=models.latent_codes(config),
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
       # Configs saved before gan.augment existed train without it.
@@ -164,16 +168,21 @@ def rngs(seed):
           for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval'))}
 
 
-def _dummy_labels(gan, n):
-  return jnp.zeros((n,), jnp.int32) if gan.num_classes else None
+def g_choices(gan):
+  """How many values G's discrete input takes: a conditional G's classes or a code model's codes."""
+  return gan.num_classes or gan.num_codes
+
+
+def _dummy_labels(count, n):
+  return jnp.zeros((n,), jnp.int32) if count else None
 
 
 def init_state(gan, rng):
   g_rng, d_rng = jax.random.split(rng)
   g_vars = gan.generator.init(g_rng, jnp.zeros((1, gan.latent_dim)), train=False,
-                              labels=_dummy_labels(gan, 1))
+                              labels=_dummy_labels(g_choices(gan), 1))
   d_vars = gan.discriminator.init(d_rng, jnp.zeros((1,) + gan.image_shape),
-                                  train=False, labels=_dummy_labels(gan, 1))
+                                  train=False, labels=_dummy_labels(gan.num_classes, 1))
   adaptive = gan.augment_target > 0
   return (AdaptiveTrainState if adaptive else TrainState)(
       step=jnp.zeros((), jnp.int32),

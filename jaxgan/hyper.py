@@ -23,6 +23,7 @@ IN_PROGRAM = {
     'gan.gradient_penalty': 'gradient_penalty',
     'gan.r1_gamma': 'r1_gamma',
     'gan.drop_worst': 'drop_worst',
+    'gan.code_weight': 'code_weight',
     'gan.weight_clip': 'weight_clip',
     'gan.real_label': 'real_label',
     'gan.augment_target': 'augment_target',
@@ -102,6 +103,9 @@ def parse(text, config):
     if _OPTIMIZER_ONLY.get(key, config.optimizer.name) != config.optimizer.name:
       raise ConfigError(f'sweep: {key} has no effect with optimizer.name='
                         f'{config.optimizer.name!r}')
+    if key == 'gan.code_weight' and not config.gan.get('latent_codes', 0):
+      raise ConfigError('sweep: gan.code_weight has no effect without codes '
+                        '(set gan.latent_codes)')
     seen.add(key)
     texts = [v.strip() for v in raw.split(',')]
     if not all(texts):

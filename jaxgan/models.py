@@ -25,6 +25,11 @@ learned label embedding, and condition D by projection (Miyato & Koyama 2018:
 logit + <embed(y), features>) or by concatenation (a learned H x W label map as
 an extra input channel). model.spectral_norm wraps each of D's convolutions and
 dense layers in flax's SpectralNorm (one power iteration per training call).
+
+With categorical latent codes (gan.latent_codes, InfoGAN: Chen et al. 2016) G
+takes a code as a conditional G takes a label, and D has a second head, Q, a
+Dense layer on the features its logit reads, whose code logits it records as
+the intermediate CODE_LOGITS (collection 'intermediates') for the update to read.
 """
 import functools
 import math
@@ -37,6 +42,9 @@ import jax.numpy as jnp
 from jaxgan import layers
 from jaxgan.defaults import TUTORIAL_SHAPE
 from jaxgan.errors import ConfigError
+
+# Where D records Q's code logits (flax's intermediates collection).
+CODE_LOGITS = 'code_logits'
 
 _INITS = {
     'glorot_uniform': nn.initializers.glorot_uniform(),
@@ -82,6 +90,7 @@ class _Critic(_Layers):
   """A discriminator: optional spectral norm, label map input, projection head."""
   spectral_norm: bool = False
   conditioning: str = 'projection'   # 'projection' | 'concat'
+  num_codes: int = 0                 # > 0: a Q head predicting G's categorical code
 
   def layer(self, module, x, update_stats):
     if self.spectral_norm:
@@ -99,6 +108,11 @@ class _Critic(_Layers):
   def head(self, h, labels, update_stats):
     """Logit from features h (B, F); projection adds <embed(y), h>."""
     logit = self.layer(self.dense(1), h, update_stats)[:, 0]
+    if self.num_codes:
+      # Q stays outside spectral norm: it is a classifier, not the critic whose
+      # Lipschitz constant the norm bounds.
+      q = nn.Dense(self.num_codes, dtype=self.dtype, name='q_head')(h)
+      self.sow('intermediates', CODE_LOGITS, q.astype(jnp.float32))
     if labels is not None and self.conditioning == 'projection':
       logit = logit + jnp.sum(nn.Embed(self.num_classes, h.shape[-1])(labels) * h, -1)
     return logit.astype(jnp.float32)
@@ -223,6 +237,21 @@ def _common(config):
               label_embedding_dim=m.label_embedding_dim)
 
 
+def latent_codes(config):
+  """gan.latent_codes, checked: 0 (off) or the number (>= 2) of an unconditional G's codes."""
+  # Configs saved before codes existed train without them.
+  k = config.gan.get('latent_codes', 0)
+  if k == 0:
+    return 0
+  if k < 2:
+    raise ConfigError(f'gan.latent_codes must be 0 (off) or at least 2, not {k}')
+  if config.model.conditional:
+    raise ConfigError('gan.latent_codes is for an unconditional model; a conditional one '
+                      'already draws from a label (set model.conditional=False or '
+                      'gan.latent_codes=0)')
+  return k
+
+
 def _conv_transpose(config):
   """train.conv_transpose, with 'auto' resolved."""
   # Configs saved before this setting existed build the default.
@@ -256,7 +285,15 @@ def _critic(config):
   if m.conditioning not in ('projection', 'concat'):
     raise ConfigError(f"model.conditioning must be 'projection' or 'concat', "
                       f"not {m.conditioning!r}")
-  return dict(spectral_norm=m.spectral_norm, conditioning=m.conditioning, **_common(config))
+  return dict(spectral_norm=m.spectral_norm, conditioning=m.conditioning,
+              num_codes=latent_codes(config), **_common(config))
+
+
+def _g_common(config):
+  """G's settings: a code model's G embeds its code as a conditional G embeds its label."""
+  common = _common(config)
+  common['num_classes'] = latent_codes(config) or common['num_classes']
+  return common
 
 
 def _check_name(config):
@@ -280,9 +317,9 @@ def make_generator(config):
     dcgan_plan(image_shape(config), m.g_features)
     return DCGANGenerator(features=tuple(m.g_features), kernel_size=m.kernel_size,
                           conv_transpose=_conv_transpose(config), image_shape=image_shape(config),
-                          **_common(config))
+                          **_g_common(config))
   return MLPGenerator(features=tuple(m.mlp_g_features), image_shape=image_shape(config),
-                      **_common(config))
+                      **_g_common(config))
 
 
 def make_discriminator(config):

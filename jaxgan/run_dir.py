@@ -60,9 +60,9 @@ class FixedNoiseGrids:
 
   def __init__(self, gan, config, workdir, writer):
     self._labels, self._cols = None, None
-    if gan.num_classes:
-      # One row per class; each column one latent, so a column shows one style.
-      self._cols = max(1, config.train.num_samples // gan.num_classes)
+    if gan_lib.g_choices(gan):
+      # One row per class (or code); each column one latent, so a column shows one style.
+      self._cols = max(1, config.train.num_samples // gan_lib.g_choices(gan))
       self._z, self._labels = sampling.class_grid_inputs(
           gan, sampling.fixed_noise(gan, config.seed, self._cols))
     else:

@@ -9,7 +9,9 @@ conditional model without --label, one row per class (--num // classes columns);
 `jaxgan.evaluate --samples` reads; .gif: a latent walk by spherical
 interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
 --label (class 0 by default) for a conditional model. .npz from a conditional
-model without --label cycles through the classes.
+model without --label cycles through the classes. A model trained with
+categorical codes (gan.latent_codes) draws as a conditional one, its codes in
+place of classes: the .png grid has one row per code.
 """
 import pathlib
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from jaxgan import cli
 from jaxgan import files
+from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import sampling
 from jaxgan import visualize
@@ -28,7 +31,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'A trained run.')
 flags.DEFINE_string('checkpoint', 'latest', 'best, latest, or a step number.')
 flags.DEFINE_integer('num', 64, 'Number of samples.')
-flags.DEFINE_integer('label', None, 'Class to draw (conditional models only).')
+flags.DEFINE_integer('label', None, 'Class to draw (conditional models), or code '
+                     '(models trained with gan.latent_codes).')
 flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
 flags.DEFINE_integer('interpolate', None, 'Frames between waypoints of a latent walk.')
 flags.DEFINE_string('out', None, 'Output file: .png, .npz or .gif.')
@@ -54,7 +58,7 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=
     label = 0 if run.conditional and label is None else label
     images = input_pipeline.to_uint8(sampling.generate_from(run, z, label))
   elif kind == '.png' and run.conditional and label is None:
-    pixels, cols = sampling.class_grid(run, max(1, num // run.gan.num_classes), seed)
+    pixels, cols = sampling.class_grid(run, max(1, num // gan_lib.g_choices(run.gan)), seed)
     images = input_pipeline.to_uint8(pixels)
   else:
     images = input_pipeline.to_uint8(sampling.sample(run, num, seed, label))

@@ -64,7 +64,7 @@ def make_stats_recomputer(gan, num=RECOMPUTE_LATENTS):
 
   def recompute(g_params, g_batch_stats, key):
     z = jax.random.normal(key, (num, gan.latent_dim))
-    labels = cycled_labels(gan, num) if gan.num_classes else None
+    labels = cycled_labels(gan, num) if gan_lib.g_choices(gan) else None
     _, updates = measuring.apply({'params': g_params, 'batch_stats': g_batch_stats}, z,
                                  train=True, labels=labels, mutable=['batch_stats'])
     return updates['batch_stats']
@@ -96,30 +96,34 @@ def fixed_noise(gan, seed, num):
 
 
 def class_grid_inputs(gan, column_latents):
-  """(z, labels) of a conditional grid: one row per class, each column one latent."""
-  z = jnp.tile(column_latents, (gan.num_classes, 1))
-  labels = jnp.repeat(jnp.arange(gan.num_classes, dtype=jnp.int32), len(column_latents))
+  """(z, labels) of a conditional grid: one row per class (or code), each column one latent."""
+  rows = gan_lib.g_choices(gan)
+  z = jnp.tile(column_latents, (rows, 1))
+  labels = jnp.repeat(jnp.arange(rows, dtype=jnp.int32), len(column_latents))
   return z, labels
 
 
 def cycled_labels(gan, n):
-  """n labels asking for every class in turn, so class frequencies are as equal as n allows."""
-  return jnp.arange(n, dtype=jnp.int32) % gan.num_classes
+  """n labels (or codes) asking for every class in turn, so frequencies are as equal as n allows."""
+  return jnp.arange(n, dtype=jnp.int32) % gan_lib.g_choices(gan)
 
 
 def generate(draw, gan, num, rng, batch_size=500):
   """(`num` samples from G in inference mode, the labels they were asked for or None).
 
-  A conditional model is asked for every class in turn, so the classes are balanced.
+  A conditional model is asked for every class in turn, so the classes are
+  balanced; a code model draws every code in turn, as often as uniform codes
+  would on average (its codes are not labels: None is returned for them).
   """
   out = []
   labels = None
-  if gan.num_classes:
+  if gan_lib.g_choices(gan):
     labels = cycled_labels(gan, -(-num // batch_size) * batch_size)
   for i in range(0, num, batch_size):
     z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
     out.append(draw(z, None if labels is None else labels[i:i + batch_size]))
-  return jnp.concatenate(out)[:num], None if labels is None else labels[:num]
+  asked = labels[:num] if gan.num_classes else None
+  return jnp.concatenate(out)[:num], asked
 
 
 @dataclasses.dataclass
@@ -132,7 +136,8 @@ class Run:
 
   @property
   def conditional(self):
-    return self.gan.num_classes > 0
+    """Whether G takes a discrete input: a conditional model's label or a code model's code."""
+    return gan_lib.g_choices(self.gan) > 0
 
   @functools.cached_property
   def draw(self):
@@ -215,8 +220,10 @@ def check_label(run, label):
   if not run.conditional:
     raise JaxganError(f'{run.workdir} holds an unconditional model: it cannot draw a requested '
                       'label')
-  if not 0 <= label < run.gan.num_classes:
-    raise JaxganError(f'--label must be in 0..{run.gan.num_classes - 1}, not {label}')
+  count = gan_lib.g_choices(run.gan)
+  if not 0 <= label < count:
+    what = ' (the model\'s codes)' if run.gan.num_codes else ''
+    raise JaxganError(f'--label must be in 0..{count - 1}{what}, not {label}')
 
 
 def class_grid(run, per_class=8, seed=0):

@@ -13,9 +13,11 @@ import optax
 from jaxgan import augment
 from jaxgan import input_pipeline
 from jaxgan import losses
+from jaxgan import models
 from jaxgan import parallel
 
-METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty', 'augment_p')
+METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty', 'augment_p',
+                'code_loss')
 
 
 def _scan(body, carry, xs, length=None):
@@ -45,6 +47,21 @@ def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
 
 
 _AUGMENT_STREAM = 0x61756704
+# Codes come from their own fold of the step's last key: the other draws stay as they were.
+_CODE_STREAM = 77
+
+
+def _codes(gan, key, shape):
+  """G's categorical codes, uniform over gan.num_codes (None without codes)."""
+  if not gan.num_codes:
+    return None
+  return jax.random.randint(jax.random.fold_in(key, _CODE_STREAM), shape, 0, gan.num_codes)
+
+
+def _code_loss(variables_out, codes, n_real):
+  """Q's cross-entropy on the fakes (after the first n_real rows of D's batch)."""
+  q = variables_out['intermediates'][models.CODE_LOGITS][0][n_real:]
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(q, codes))
 
 
 def _augment_p(state):
@@ -59,8 +76,11 @@ def _augment(gan, key, x, p):
   return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment, p)
 
 
-def d_update(gan, state, real, labels, fake, key):
-  """One D update on a real batch and G's fakes (which carry the real batch's labels)."""
+def d_update(gan, state, real, labels, fake, key, codes=None):
+  """One D update on a real batch and G's fakes (which carry the real batch's labels).
+
+  `codes`: the categorical codes G drew the fakes from, which D's Q head learns to tell.
+  """
   drop_key, eps_key = jax.random.split(key)
   fake = jax.lax.stop_gradient(fake)
   real = _augment(gan, jax.random.fold_in(key, 0), real, _augment_p(state))
@@ -72,9 +92,14 @@ def d_update(gan, state, real, labels, fake, key):
     logits, updates = gan.discriminator.apply(
         {'params': d_params, 'batch_stats': state.d_batch_stats},
         jnp.concatenate([real, fake]), train=True, labels=both_labels,
-        rngs={'dropout': drop_key}, mutable=['batch_stats'])
+        rngs={'dropout': drop_key}, mutable=['batch_stats', 'intermediates'])
     real_logits, fake_logits = jnp.split(logits, 2)
     loss = gan.d_loss_fn(real_logits, fake_logits)
+    code_loss = jnp.zeros(())
+    total = loss
+    if gan.num_codes:
+      code_loss = _code_loss(updates, codes, real.shape[0])
+      total = loss + gan.hyper['code_weight'] * code_loss
     penalty = jnp.zeros(())
     critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
     if gan.gradient_penalty > 0:
@@ -82,11 +107,11 @@ def d_update(gan, state, real, labels, fake, key):
       penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake, eps)
     if gan.r1_gamma > 0:
       penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
-    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty)
-    return loss + penalty, aux
+    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty, code_loss)
+    return total + penalty, aux
 
-  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty)), grads = jax.value_and_grad(
-      objective, has_aux=True)(state.d_params)
+  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty, code_loss)), grads = (
+      jax.value_and_grad(objective, has_aux=True)(state.d_params))
   updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, updates)
   if gan.weight_clip > 0:
@@ -97,7 +122,7 @@ def d_update(gan, state, real, labels, fake, key):
              'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
              'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
              'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits),
-             'real_sign': jnp.mean(jnp.sign(real_logits))}
+             'real_sign': jnp.mean(jnp.sign(real_logits)), 'code_loss': code_loss}
   return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
                        d_opt_state=d_opt_state), metrics
 
@@ -107,11 +132,12 @@ def train_step(gan, state, batch, rng):
 
   `batch` is {'image': (n_critic, B, H, W, C) in [-1, 1], 'label': (n_critic, B)}:
   one real batch per D update; 'label' conditions a conditional GAN's D and its
-  fakes. The extra D updates run in a lax.scan. G runs forward once for the last
-  D update and the G update: its VJP is kept and pulled back through the G
-  loss, which equals recomputing G(z) (same z, same batch statistics) without
-  the second forward pass. Randomness is fold_in(rng, step), so a resumed run
-  draws exactly what an uninterrupted one would.
+  fakes (a code model draws a code per fake instead). The extra D updates run
+  in a lax.scan. G runs forward once for the last D update and the G update:
+  its VJP is kept and pulled back through the G loss, which equals recomputing
+  G(z) (same z, same batch statistics) without the second forward pass.
+  Randomness is fold_in(rng, step), so a resumed run draws exactly what an
+  uninterrupted one would.
   """
   images = batch['image']
   labels = batch['label'] if gan.num_classes else jnp.zeros(images.shape[:2], jnp.int32)
@@ -119,36 +145,54 @@ def train_step(gan, state, batch, rng):
   keys = jax.random.split(jax.random.fold_in(rng, state.step), 2 * gan.n_critic + 1)
   z_keys, d_keys, g_drop_key = keys[:gan.n_critic], keys[gan.n_critic:-1], keys[-1]
   as_labels = lambda y: y if gan.num_classes else None
+  # G's discrete input per D update: the real batch's labels, or its codes.
+  codes = _codes(gan, g_drop_key, labels.shape)
+  g_inputs = labels if codes is None else codes
+  as_g_input = lambda c: c if gan.num_classes or gan.num_codes else None
+  as_codes = lambda c: c if gan.num_codes else None
 
   def critic_only(state, xs):
-    real, y, z_key, d_key = xs
+    real, y, c, z_key, d_key = xs
     fake, g_batch_stats = _generate(gan, state.g_params, state.g_batch_stats,
-                                    _latents(gan, z_key, batch_size), as_labels(y))
+                                    _latents(gan, z_key, batch_size), as_g_input(c))
     return d_update(gan, state.replace(g_batch_stats=g_batch_stats), real, as_labels(y), fake,
-                    d_key)
+                    d_key, as_codes(c))
 
   d_metrics = []
   if gan.n_critic > 1:
-    state, m = _scan(critic_only, state, (images[:-1], labels[:-1], z_keys[:-1], d_keys[:-1]))
+    state, m = _scan(critic_only, state, (images[:-1], labels[:-1], g_inputs[:-1], z_keys[:-1],
+                                          d_keys[:-1]))
     d_metrics.append(m)
 
-  y = as_labels(labels[-1])
+  y, c = as_labels(labels[-1]), as_g_input(g_inputs[-1])
   z = _latents(gan, z_keys[-1], batch_size)
   fake, g_vjp, g_batch_stats = jax.vjp(
-      lambda p: _generate(gan, p, state.g_batch_stats, z, y), state.g_params, has_aux=True)
-  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1])
+      lambda p: _generate(gan, p, state.g_batch_stats, z, c), state.g_params, has_aux=True)
+  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c))
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
-  critic = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)
+  def critic(x):
+    """D's logits on x and, for a code model, Q's cross-entropy against G's codes."""
+    if not gan.num_codes:
+      return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
+    logits, out = gan.discriminator.apply(
+        {'params': state.d_params, 'batch_stats': state.d_batch_stats}, x, train=True,
+        labels=None, update_stats=False, rngs={'dropout': g_drop_key}, mutable=['intermediates'])
+    return logits, _code_loss(out, c, 0)
+
   def g_objective(f):
-    logits = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
+    logits, code_loss = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
     if gan.drop_worst > 0:
       drop = losses.drop_share(state.step, batch_size, gan.hyper['drop_worst'],
                                gan.drop_worst_images)
-      return losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
-    return gan.g_loss_fn(logits)
+      loss = losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
+    else:
+      loss = gan.g_loss_fn(logits)
+    if gan.num_codes:
+      return loss + gan.hyper['code_weight'] * code_loss, loss
+    return loss, loss
 
-  g_loss, d_fake_grad = jax.value_and_grad(g_objective)(fake)
+  (_, g_loss), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)

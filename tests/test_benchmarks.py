@@ -215,3 +215,13 @@ def test_d_filter_keeps_the_best_scored_of_the_pool():
   assert quality_diagnosis.best_scored(logits, 2, 0.5).tolist() == [2, 3]
   assert quality_diagnosis.best_scored(logits, 4, 1.0).tolist() == [2, 3, 0, 1]
   assert sorted(quality_diagnosis.best_scored(logits, 4, 0.8).tolist()) == [0, 2, 3, 4]
+
+
+def test_code_purity_counts_each_codes_classes():
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import quality_diagnosis
+  # Code 0: classes 1, 1, 2 -> majority 1 (2 of 3); code 1: 1, 1 -> 1 (2 of 2); code 2: none.
+  out = quality_diagnosis.code_purity([0, 0, 0, 1, 1], [1, 1, 2, 1, 1], 3, 4)
+  assert out['table'] == [[0, 2, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0]]
+  assert out['majority'][:2] == [1, 1] and out['share'] == [2 / 3, 1.0, 0.0]
+  assert out['purity'] == 4 / 5 and out['covered'] == 1

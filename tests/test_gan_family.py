@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from helpers import load_config
+from helpers import resume_from_step_2
 from jaxgan import checkpointing
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -418,11 +419,7 @@ def test_conditional_run_draws_one_row_per_digit_and_resumes(config, tmp_path):
       gan_lib.init_state(gan_lib.make_gan(config), gan_lib.rngs(0)['init']), 8)
   assert saved.ema_g_params is not None and saved.d_batch_stats
   # ...so a run interrupted after step 2 and resumed ends where this one did.
-  resumed = tmp_path / 'resumed'
-  config.train.num_steps = 2
-  train.train_and_evaluate(config, resumed)
-  config.train.num_steps = 8
-  final = train.train_and_evaluate(config, resumed)
+  resumed, final = resume_from_step_2(config, tmp_path)
   assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
   assert int(final.step) == 8
 

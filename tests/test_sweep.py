@@ -208,6 +208,7 @@ _GROUPS = {
                  'gan.real_label': (1.0, 0.9)}),
     'rmsprop': ({'optimizer.name': 'rmsprop'}, {'optimizer.rmsprop_decay': (0.9, 0.99)}),
     'ada': ({'gan.augment': 'translation'}, {'gan.augment_target': (0.3, 0.9)}),
+    'codes': ({'gan.latent_codes': 3}, {'gan.code_weight': (0.0, 2.0)}),
 }
 
 
@@ -276,6 +277,10 @@ def test_a_key_the_optimizer_does_not_read_is_refused(config):
   config.optimizer.name = 'adam'
   with pytest.raises(ConfigError, match="rmsprop_decay has no effect with optimizer.name='adam'"):
     hyper.parse('optimizer.rmsprop_decay=0.9,0.99', config)
+  with pytest.raises(ConfigError, match='code_weight has no effect without codes'):
+    hyper.parse('gan.code_weight=0.5,1', config)
+  config.gan.latent_codes = 10
+  assert hyper.parse('gan.code_weight=0.5,1', config) == [('gan.code_weight', (0.5, 1.0))]
 
 
 def test_an_old_workdir_does_not_take_a_sweep(config, tmp_path):

@@ -1,0 +1,199 @@
+"""Categorical latent codes (InfoGAN): G takes a code, D's Q head predicts it, both descend
+Q's cross-entropy times gan.code_weight; sampling, grids and resume treat codes as classes."""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from PIL import Image
+
+from helpers import resume_from_step_2
+from jaxgan import checkpointing
+from jaxgan import fingerprint
+from jaxgan import gan as gan_lib
+from jaxgan import input_pipeline
+from jaxgan import models
+from jaxgan import sampling
+from jaxgan import train
+from jaxgan import update
+from jaxgan.errors import JaxganError
+
+K = 4
+
+
+def _mlp_code_config(config, weight=0.5):
+  """Tiny MLP GAN without dropout (deterministic D), K codes."""
+  config.model.name = 'mlp'
+  config.model.mlp_g_features = (16,)
+  config.model.mlp_d_features = (16,)
+  config.model.dropout_rate = 0.0
+  config.train.batch_size = 8
+  config.gan.latent_codes = K
+  config.gan.code_weight = weight
+  return config
+
+
+def _real(config):
+  data = input_pipeline.load_dataset(config.data)
+  return input_pipeline.to_pixels(jnp.asarray(data.images[:config.train.batch_size]))
+
+
+def _d_out(gan, params, x):
+  """(D's logits, Q's code logits) on x, written with flax's intermediates capture."""
+  logits, out = gan.discriminator.apply({'params': params}, x, train=False,
+                                        mutable=['intermediates'])
+  return logits, out['intermediates'][models.CODE_LOGITS][0]
+
+
+def _cross_entropy(q, codes):
+  """-mean log softmax(q)[code], written out."""
+  log_p = q - jax.scipy.special.logsumexp(q, axis=1, keepdims=True)
+  return -jnp.mean(jnp.take_along_axis(log_p, codes[:, None], axis=1))
+
+
+def _assert_trees_close(a, b, **tol):
+  for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(x, y, err_msg=jax.tree_util.keystr(path), **tol)
+
+
+def _max_diff(a, b):
+  return max(float(jnp.abs(x - y).max())
+             for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_q_head_reads_d_features_and_records_one_logit_per_code(config):
+  gan = gan_lib.make_gan(_mlp_code_config(config))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  assert state.d_params['q_head']['kernel'].shape == (16, K)
+  logits, q = _d_out(gan, state.d_params, _real(config))
+  assert logits.shape == (8,) and q.shape == (8, K)
+  # G embeds the code as a conditional G embeds its label; D takes no label.
+  assert state.g_params['Embed_0']['embedding'].shape == (K, config.model.label_embedding_dim)
+  config.gan.latent_codes = 0
+  plain = gan_lib.init_state(gan_lib.make_gan(config), jax.random.PRNGKey(0))
+  assert 'q_head' not in plain.d_params and 'Embed_0' not in plain.g_params
+
+
+def test_d_update_descends_gan_loss_plus_weighted_q_cross_entropy(config):
+  """With SGD at rate 1 D's new weights are its old ones minus the gradient of
+  softplus(-D(real)) + softplus(D(fake)) + w * CE(Q(fake), codes), written here."""
+  gan = gan_lib.make_gan(_mlp_code_config(config, weight=0.5))
+  gan = dataclasses.replace(gan, d_tx=optax.sgd(1.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  real = _real(config)
+  fake = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), real.shape))
+  codes = jnp.array([0, 1, 2, 3, 3, 2, 1, 0], jnp.int32)
+  new, metrics = jax.jit(lambda s: update.d_update(gan, s, real, None, fake,
+                                                   jax.random.PRNGKey(2), codes))(state)
+
+  def written(p):
+    r, _ = _d_out(gan, p, real)
+    f, q = _d_out(gan, p, fake)
+    loss = jnp.mean(jax.nn.softplus(-r)) + jnp.mean(jax.nn.softplus(f))
+    ce = _cross_entropy(q, codes)
+    return loss + 0.5 * ce, (loss, ce)
+
+  grads, (loss, ce) = jax.grad(written, has_aux=True)(state.d_params)
+  assert float(metrics['d_loss']) == pytest.approx(float(loss), rel=1e-5)
+  assert float(metrics['code_loss']) == pytest.approx(float(ce), rel=1e-5)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.d_params, grads)
+  _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
+  # Q learns only from the code term: without it its weights would not move.
+  assert _max_diff(new.d_params['q_head'], state.d_params['q_head']) > 1e-3
+
+
+def _codes_and_latents(gan, rng, step, batch_size):
+  """The latents and codes train_step draws at `step` (n_critic 1), derived here."""
+  keys = jax.random.split(jax.random.fold_in(rng, step), 3)
+  z = jax.random.normal(keys[0], (batch_size, gan.latent_dim))
+  codes = jax.random.randint(jax.random.fold_in(keys[-1], 77), (1, batch_size), 0, K)[0]
+  return z, codes
+
+
+def test_g_update_descends_g_loss_plus_weighted_q_cross_entropy(config):
+  """G's new weights (SGD at rate 1; D frozen by a zero rate) are its old ones minus the
+  gradient of softplus(-D(G(z, c))) + w * CE(Q(G(z, c)), c), with train_step's z and c."""
+  gan = gan_lib.make_gan(_mlp_code_config(config, weight=2.0))
+  gan = dataclasses.replace(gan, d_tx=optax.sgd(0.0), g_tx=optax.sgd(1.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  rng = jax.random.PRNGKey(5)
+  batch = {'image': _real(config)[None], 'label': jnp.zeros((1, 8), jnp.int32)}
+  new, _ = jax.jit(lambda s: update.train_step(gan, s, batch, rng))(
+      jax.tree_util.tree_map(jnp.copy, state))
+  z, codes = _codes_and_latents(gan, rng, 0, 8)
+  assert len(set(np.asarray(codes).tolist())) > 1
+
+  def written(g_params, weight):
+    fake, _ = gan.generator.apply({'params': g_params, 'batch_stats': state.g_batch_stats}, z,
+                                  train=True, labels=codes, mutable=['batch_stats'])
+    logits, q = _d_out(gan, state.d_params, fake)
+    return jnp.mean(jax.nn.softplus(-logits)) + weight * _cross_entropy(q, codes)
+
+  grads = jax.grad(written)(state.g_params, 2.0)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.g_params, grads)
+  _assert_trees_close(new.g_params, want, rtol=1e-4, atol=1e-6)
+  # ...and the code term is a real part of that update.
+  without = jax.grad(written)(state.g_params, 0.0)
+  assert _max_diff(grads, without) > 1e-3
+
+
+def test_a_code_model_samples_every_code_and_reports_no_labels(config):
+  gan = gan_lib.make_gan(_mlp_code_config(config))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  asked = []
+
+  def draw(z, labels):
+    asked.append(np.asarray(labels))
+    return jnp.zeros((len(z), 28, 28, 1))
+
+  pixels, labels = sampling.generate(draw, gan, 10, jax.random.PRNGKey(0), batch_size=6)
+  assert pixels.shape == (10, 28, 28, 1) and labels is None   # codes are not classes
+  np.testing.assert_array_equal(np.concatenate(asked), np.arange(12) % K)
+  z, grid_codes = sampling.class_grid_inputs(gan, jnp.ones((3, gan.latent_dim)))
+  np.testing.assert_array_equal(grid_codes, np.repeat(np.arange(K), 3))
+  run = sampling.Run(config, gan, state, None)
+  sampling.check_label(run, K - 1)
+  with pytest.raises(JaxganError, match=rf"in 0..{K - 1} \(the model's codes\), not {K}"):
+    sampling.check_label(run, K)
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'gan.latent_codes': 1}, 'latent_codes must be 0 .off. or at least 2, not 1'),
+    ({'gan.latent_codes': 10, 'model.conditional': True}, 'is for an unconditional model'),
+    ({'gan.latent_codes': 10, 'gan.code_weight': -1.0}, 'code_weight must be >= 0'),
+])
+def test_bad_code_settings_are_one_clear_error(config, changes, message):
+  for key, value in changes.items():
+    group, name = key.split('.')
+    config[group][name] = value
+  with pytest.raises(JaxganError, match=message):
+    gan_lib.make_gan(config)
+
+
+def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_path):
+  config.gan.latent_codes = K
+  config.train.num_samples = 12
+  config.train.checkpoint_steps = (2,)
+  train.train_and_evaluate(config, tmp_path)
+  grid = np.asarray(Image.open(tmp_path / 'samples' / 'step_0000008.png'))
+  # K rows x 3 columns of 28-pixel digits with 2-pixel gaps, upscaled 4x.
+  assert grid.shape[:2] == ((K * 30 + 2) * 4, (3 * 30 + 2) * 4)
+  resumed, final = resume_from_step_2(config, tmp_path)
+  assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
+  assert int(final.step) == 8
+
+
+def test_resuming_with_other_codes_is_refused_and_a_run_from_before_codes_resumes(config,
+                                                                                  tmp_path):
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  config.gan.latent_codes = K
+  with pytest.raises(JaxganError, match=f'gan.latent_codes: 0 -> {K}'):
+    checkpointing.check_compatible(saved, config, tmp_path)
+  config.gan.latent_codes = 0
+  with saved.unlocked():
+    del saved.gan['latent_codes']
+  checkpointing.check_compatible(saved, config, tmp_path)
