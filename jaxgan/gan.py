@@ -110,8 +110,10 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
   if not 0.0 <= g.get('drop_worst', 0.0) < 1.0:
     raise ConfigError(f'gan.drop_worst must be in [0, 1) (0 = off), not {g.drop_worst}')
-  if g.get('code_weight', 0.0) < 0:
+  if not g.get('code_weight', 0.0) >= 0:
     raise ConfigError(f'gan.code_weight must be >= 0, not {g.code_weight}')
+  if g.get('code_weight', 1.0) != 1.0 and not g.get('latent_codes', 0):
+    raise ConfigError('gan.code_weight has no effect without codes (set gan.latent_codes)')
   if g.get('drop_worst_images', DROP_WORST_IMAGES) < 1:
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 

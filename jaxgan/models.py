@@ -110,7 +110,8 @@ class _Critic(_Layers):
     logit = self.layer(self.dense(1), h, update_stats)[:, 0]
     if self.num_codes:
       # Q stays outside spectral norm: it is a classifier, not the critic whose
-      # Lipschitz constant the norm bounds.
+      # Lipschitz constant the norm bounds. It keeps flax's default initialiser:
+      # model.kernel_init is the tutorial layers' Keras default, and Q is not one of them.
       q = nn.Dense(self.num_codes, dtype=self.dtype, name='q_head')(h)
       self.sow('intermediates', CODE_LOGITS, q.astype(jnp.float32))
     if labels is not None and self.conditioning == 'projection':

@@ -164,6 +164,8 @@ def test_a_code_model_samples_every_code_and_reports_no_labels(config):
     ({'gan.latent_codes': 1}, 'latent_codes must be 0 .off. or at least 2, not 1'),
     ({'gan.latent_codes': 10, 'model.conditional': True}, 'is for an unconditional model'),
     ({'gan.latent_codes': 10, 'gan.code_weight': -1.0}, 'code_weight must be >= 0'),
+    ({'gan.latent_codes': 10, 'gan.code_weight': float('nan')}, 'code_weight must be >= 0'),
+    ({'gan.code_weight': 0.5}, 'code_weight has no effect without codes'),
 ])
 def test_bad_code_settings_are_one_clear_error(config, changes, message):
   for key, value in changes.items():
@@ -197,3 +199,37 @@ def test_resuming_with_other_codes_is_refused_and_a_run_from_before_codes_resume
   with saved.unlocked():
     del saved.gan['latent_codes']
   checkpointing.check_compatible(saved, config, tmp_path)
+
+
+def test_each_critic_update_of_a_step_takes_its_own_codes(config):
+  """n_critic 2: D's weights after the step equal two d_updates written here in turn, the
+  i-th on real batch i and fakes G drew from z_i and codes[i] (train_step's draws)."""
+  config = _mlp_code_config(config)
+  config.gan.n_critic = 2
+  gan = dataclasses.replace(gan_lib.make_gan(config), d_tx=optax.sgd(1.0), g_tx=optax.sgd(0.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  real = _real(config)
+  batch = {'image': jnp.stack([real, real[::-1]]), 'label': jnp.zeros((2, 8), jnp.int32)}
+  rng = jax.random.PRNGKey(3)
+  new, _ = jax.jit(lambda s: update.train_step(gan, s, batch, rng))(
+      jax.tree_util.tree_map(jnp.copy, state))
+
+  keys = jax.random.split(jax.random.fold_in(rng, 0), 5)
+  codes = jax.random.randint(jax.random.fold_in(keys[-1], 77), (2, 8), 0, K)
+  assert not np.array_equal(codes[0], codes[1])
+
+  def two_updates(order):
+    s = state
+    for i, c in zip(range(2), order):
+      z = jax.random.normal(keys[i], (8, gan.latent_dim))
+      fake, stats = gan.generator.apply(
+          {'params': s.g_params, 'batch_stats': s.g_batch_stats}, z, train=True,
+          labels=codes[c], mutable=['batch_stats'])
+      s, _ = update.d_update(gan, s.replace(g_batch_stats=stats['batch_stats']),
+                             batch['image'][i], None, fake, keys[2 + i], codes[c])
+    return s.d_params
+
+  want = two_updates((0, 1))
+  _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
+  # ...and the codes matter: the two updates' codes swapped give another Q.
+  assert _max_diff(two_updates((1, 0))['q_head'], want['q_head']) > 1e-4
