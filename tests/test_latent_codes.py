@@ -72,7 +72,7 @@ def test_q_head_reads_d_features_and_records_one_logit_per_code(config):
   assert logits.shape == (8,) and q.shape == (8, K)
   # G embeds the code as a conditional G embeds its label; D takes no label.
   assert state.g_params['Embed_0']['embedding'].shape == (K, config.model.label_embedding_dim)
-  config.gan.latent_codes = 0
+  config.gan.latent_codes, config.gan.code_weight = 0, 1.0
   plain = gan_lib.init_state(gan_lib.make_gan(config), jax.random.PRNGKey(0))
   assert 'q_head' not in plain.d_params and 'Embed_0' not in plain.g_params
 
@@ -195,7 +195,7 @@ def test_resuming_with_other_codes_is_refused_and_a_run_from_before_codes_resume
   config.gan.latent_codes = K
   with pytest.raises(JaxganError, match=f'gan.latent_codes: 0 -> {K}'):
     checkpointing.check_compatible(saved, config, tmp_path)
-  config.gan.latent_codes = 0
+  config.gan.latent_codes, config.gan.code_weight = 0, 1.0
   with saved.unlocked():
     del saved.gan['latent_codes']
   checkpointing.check_compatible(saved, config, tmp_path)
