@@ -37,12 +37,20 @@ def _generate(gan, g_params, g_batch_stats, z, labels):
   return fake, updates['batch_stats']
 
 
-def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key):
-  """x -> D(x) with the given weights, spectral-norm vectors left as they are."""
+def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_key, code_logits=False):
+  """x -> D(x) with the given weights, spectral-norm vectors left as they are.
+
+  With `code_logits`, x -> (D(x), Q's code logits on x).
+  """
   def critic(x):
-    return gan.discriminator.apply({'params': d_params, 'batch_stats': d_batch_stats}, x,
-                                   train=True, labels=labels, update_stats=False,
-                                   rngs={'dropout': dropout_key})
+    out = gan.discriminator.apply({'params': d_params, 'batch_stats': d_batch_stats}, x,
+                                  train=True, labels=labels, update_stats=False,
+                                  rngs={'dropout': dropout_key},
+                                  mutable=['intermediates'] if code_logits else False)
+    if not code_logits:
+      return out
+    logits, variables_out = out
+    return logits, _code_logits(variables_out)
   return critic
 
 
@@ -58,9 +66,13 @@ def _codes(gan, key, shape):
   return jax.random.randint(jax.random.fold_in(key, _CODE_STREAM), shape, 0, gan.num_codes)
 
 
-def _code_loss(variables_out, codes, n_real):
-  """Q's cross-entropy on the fakes (after the first n_real rows of D's batch)."""
-  q = variables_out['intermediates'][models.CODE_LOGITS][0][n_real:]
+def _code_logits(variables_out):
+  """Q's code logits, as D recorded them in the intermediates of an apply."""
+  return variables_out['intermediates'][models.CODE_LOGITS][0]
+
+
+def _code_loss(q, codes):
+  """Q's cross-entropy against the codes G drew from."""
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(q, codes))
 
 
@@ -98,7 +110,7 @@ def d_update(gan, state, real, labels, fake, key, codes=None):
     code_loss = jnp.zeros(())
     total = loss
     if gan.num_codes:
-      code_loss = _code_loss(updates, codes, real.shape[0])
+      code_loss = _code_loss(_code_logits(updates)[real.shape[0]:], codes)
       total = loss + gan.hyper['code_weight'] * code_loss
     penalty = jnp.zeros(())
     critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
@@ -175,10 +187,9 @@ def train_step(gan, state, batch, rng):
     """D's logits on x and, for a code model, Q's cross-entropy against G's codes."""
     if not gan.num_codes:
       return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
-    logits, out = gan.discriminator.apply(
-        {'params': state.d_params, 'batch_stats': state.d_batch_stats}, x, train=True,
-        labels=None, update_stats=False, rngs={'dropout': g_drop_key}, mutable=['intermediates'])
-    return logits, _code_loss(out, c, 0)
+    logits, q = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key,
+                           code_logits=True)(x)
+    return logits, _code_loss(q, c)
 
   def g_objective(f):
     logits, code_loss = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
