@@ -329,9 +329,10 @@ def check_compatible(saved, config, workdir):
   if ada[0] != ada[1]:
     diffs['ADA (gan.augment_target > 0)'] = tuple(ada)
   # Codes add G's embedding and D's Q head (a config saved before they existed had none).
-  codes = tuple(c.gan.get('latent_codes', 0) for c in (saved, config))
-  if codes[0] != codes[1]:
-    diffs['gan.latent_codes'] = codes
+  for key in ('latent_codes', 'continuous_codes'):
+    codes = tuple(c.gan.get(key, 0) for c in (saved, config))
+    if codes[0] != codes[1]:
+      diffs[f'gan.{key}'] = codes
   if diffs:
     raise JaxganError(f'{workdir} holds a run with a different architecture ({_describe(diffs)}); '
                       'resume it with its own config or start a new --workdir')

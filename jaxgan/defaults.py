@@ -111,6 +111,13 @@ def get_config():
   # digits; codes let G put separate digits on separate codes.
   config.gan.latent_codes = 0
   config.gan.code_weight = 1.0
+  # InfoGAN's continuous codes: the first this-many entries of G's latent z are
+  # also codes that Q regresses from G's samples (a unit-variance Gaussian's
+  # negative log-likelihood, times continuous_weight). Codes that Q must read back
+  # from the image make G spend them on visible variation (slant, width), so they
+  # counter the sameness within a categorical code. 0 = off; any model.
+  config.gan.continuous_codes = 0
+  config.gan.continuous_weight = 1.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'

@@ -67,6 +67,7 @@ class GAN:
   latent_dim: int
   num_classes: int = 0          # > 0: conditional
   num_codes: int = 0            # > 0: G also takes a categorical code, D's Q head predicts it
+  num_continuous: int = 0       # > 0: z's first entries are codes D's Q head regresses
   image_shape: tuple = (28, 28, 1)   # (H, W, C) of G's output and D's input
   n_critic: int = 1
   gradient_penalty: float = 0.0
@@ -110,10 +111,13 @@ def _validate_gan(g):
     raise ConfigError(f'gan.augment_speed must be at least 1, not {g.augment_speed}')
   if not 0.0 <= g.get('drop_worst', 0.0) < 1.0:
     raise ConfigError(f'gan.drop_worst must be in [0, 1) (0 = off), not {g.drop_worst}')
-  if not g.get('code_weight', 0.0) >= 0:
-    raise ConfigError(f'gan.code_weight must be >= 0, not {g.code_weight}')
-  if g.get('code_weight', 1.0) != 1.0 and not g.get('latent_codes', 0):
-    raise ConfigError('gan.code_weight has no effect without codes (set gan.latent_codes)')
+  for key, (setting, what) in hyper.NEEDS.items():
+    weight = key.split('.')[1]
+    if not g.get(weight, 0.0) >= 0:   # NaN too
+      raise ConfigError(f'gan.{weight} must be >= 0, not {g[weight]}')
+    # The default weight is kept in every config; another one asks for codes.
+    if g.get(weight, 1.0) != 1.0 and not g.get(setting, 0):
+      raise ConfigError(f'gan.{weight} has no effect without {what} (set gan.{setting})')
   if g.get('drop_worst_images', DROP_WORST_IMAGES) < 1:
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
@@ -151,6 +155,7 @@ def make_gan(config, total_steps=1, sweep=()):
       image_shape=models.image_shape(config),
       num_classes=config.model.num_classes if config.model.conditional else 0,
       num_codes=models.latent_codes(config),
+      num_continuous=models.continuous_codes(config),
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
       # Configs saved before gan.augment existed train without it.

@@ -24,6 +24,7 @@ IN_PROGRAM = {
     'gan.r1_gamma': 'r1_gamma',
     'gan.drop_worst': 'drop_worst',
     'gan.code_weight': 'code_weight',
+    'gan.continuous_weight': 'continuous_weight',
     'gan.weight_clip': 'weight_clip',
     'gan.real_label': 'real_label',
     'gan.augment_target': 'augment_target',
@@ -39,6 +40,9 @@ SWITCHES_KEPT = {'gan.ema_decay': 'ema_decay', 'optimizer.grad_clip_norm': 'grad
 # Keys that only one optimizer reads.
 _OPTIMIZER_ONLY = {'optimizer.b1': 'adam', 'optimizer.b2': 'adam',
                    'optimizer.rmsprop_decay': 'rmsprop'}
+# Weights of parts that only a nonzero gan.* setting adds: {key: (that setting, its name)}.
+NEEDS = {'gan.code_weight': ('latent_codes', 'codes'),
+          'gan.continuous_weight': ('continuous_codes', 'continuous codes')}
 
 
 def values(config):
@@ -103,9 +107,9 @@ def parse(text, config):
     if _OPTIMIZER_ONLY.get(key, config.optimizer.name) != config.optimizer.name:
       raise ConfigError(f'sweep: {key} has no effect with optimizer.name='
                         f'{config.optimizer.name!r}')
-    if key == 'gan.code_weight' and not config.gan.get('latent_codes', 0):
-      raise ConfigError('sweep: gan.code_weight has no effect without codes '
-                        '(set gan.latent_codes)')
+    if key in NEEDS and not config.gan.get(NEEDS[key][0], 0):
+      setting, what = NEEDS[key]
+      raise ConfigError(f'sweep: {key} has no effect without {what} (set gan.{setting})')
     seen.add(key)
     texts = [v.strip() for v in raw.split(',')]
     if not all(texts):

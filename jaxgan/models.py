@@ -91,6 +91,7 @@ class _Critic(_Layers):
   spectral_norm: bool = False
   conditioning: str = 'projection'   # 'projection' | 'concat'
   num_codes: int = 0                 # > 0: a Q head predicting G's categorical code
+  num_continuous: int = 0            # > 0: Q also regresses G's continuous codes
 
   def layer(self, module, x, update_stats):
     if self.spectral_norm:
@@ -108,11 +109,11 @@ class _Critic(_Layers):
   def head(self, h, labels, update_stats):
     """Logit from features h (B, F); projection adds <embed(y), h>."""
     logit = self.layer(self.dense(1), h, update_stats)[:, 0]
-    if self.num_codes:
+    if self.num_codes or self.num_continuous:
       # Q stays outside spectral norm: it is a classifier, not the critic whose
       # Lipschitz constant the norm bounds. It keeps flax's default initialiser:
       # model.kernel_init is the tutorial layers' Keras default, and Q is not one of them.
-      q = nn.Dense(self.num_codes, dtype=self.dtype, name='q_head')(h)
+      q = nn.Dense(self.num_codes + self.num_continuous, dtype=self.dtype, name='q_head')(h)
       self.sow('intermediates', CODE_LOGITS, q.astype(jnp.float32))
     if labels is not None and self.conditioning == 'projection':
       logit = logit + jnp.sum(nn.Embed(self.num_classes, h.shape[-1])(labels) * h, -1)
@@ -253,6 +254,15 @@ def latent_codes(config):
   return k
 
 
+def continuous_codes(config):
+  """gan.continuous_codes, checked: 0 (off) or how many of z's first entries are codes."""
+  c = config.gan.get('continuous_codes', 0)
+  if not 0 <= c <= config.model.latent_dim:
+    raise ConfigError(f'gan.continuous_codes must be between 0 (off) and model.latent_dim '
+                      f'({config.model.latent_dim}), not {c}')
+  return c
+
+
 def _conv_transpose(config):
   """train.conv_transpose, with 'auto' resolved."""
   # Configs saved before this setting existed build the default.
@@ -287,7 +297,8 @@ def _critic(config):
     raise ConfigError(f"model.conditioning must be 'projection' or 'concat', "
                       f"not {m.conditioning!r}")
   return dict(spectral_norm=m.spectral_norm, conditioning=m.conditioning,
-              num_codes=latent_codes(config), **_common(config))
+              num_codes=latent_codes(config), num_continuous=continuous_codes(config),
+              **_common(config))
 
 
 def _g_common(config):

@@ -1,7 +1,7 @@
 """Command line: draw from a trained run.
 
   python -m jaxgan.sample --workdir W [--checkpoint best|latest|STEP] [--num 64] [--label 7]
-      [--seed S] [--interpolate STEPS] --out FILE.png|FILE.npz|FILE.gif
+      [--seed S] [--interpolate STEPS | --vary I] --out FILE.png|FILE.npz|FILE.gif
 
 .png: a grid of the samples (or of the walk's frames with --interpolate); for a
 conditional model without --label, one row per class (--num // classes columns);
@@ -11,7 +11,10 @@ interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
 --label (class 0 by default) for a conditional model. .npz from a conditional
 model without --label cycles through the classes. A model trained with
 categorical codes (gan.latent_codes) draws as a conditional one, its codes in
-place of classes: the .png grid has one row per code.
+place of classes: the .png grid has one row per code. --vary I (a model trained
+with gan.continuous_codes) draws continuous code I from -2 to 2 across each row,
+all else fixed: one row per class or categorical code with the same latent, or 8
+latents (unconditional, or with --label); --num // rows columns (.png or .npz).
 """
 import pathlib
 
@@ -35,13 +38,16 @@ flags.DEFINE_integer('label', None, 'Class to draw (conditional models), or code
                      '(models trained with gan.latent_codes).')
 flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
 flags.DEFINE_integer('interpolate', None, 'Frames between waypoints of a latent walk.')
+flags.DEFINE_integer('vary', None, 'Continuous code to draw from -2 to 2 across each row '
+                     '(models trained with gan.continuous_codes).')
 flags.DEFINE_string('out', None, 'Output file: .png, .npz or .gif.')
 flags.DEFINE_string('batch_norm', None, "How G normalises: 'running', 'recomputed' or 'batch' "
                     "(default: the run's eval.batch_norm).")
 flags.mark_flags_as_required(['workdir', 'out'])
 
 
-def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=None):
+def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=None,
+            vary=None):
   out = pathlib.Path(out)
   kind = out.suffix.lower()
   if kind not in ('.png', '.npz', '.gif'):
@@ -50,10 +56,15 @@ def produce(workdir, checkpoint, num, label, seed, interpolate, out, batch_norm=
     raise JaxganError(f'folder {out.parent} does not exist')
   if num < 1:
     raise JaxganError('--num must be at least 1')
+  if vary is not None and (kind == '.gif' or interpolate):
+    raise JaxganError('--vary draws a grid (.png or .npz), not a latent walk')
   run = sampling.load_run(workdir, checkpoint, batch_norm)
   sampling.check_label(run, label)
   cols = None
-  if kind == '.gif' or interpolate:
+  if vary is not None:
+    pixels, cols = sampling.traversal(run, vary, num, seed, label)
+    images = input_pipeline.to_uint8(pixels)
+  elif kind == '.gif' or interpolate:
     z = sampling.latent_walk(run, steps=interpolate or 16, seed=seed)
     label = 0 if run.conditional and label is None else label
     images = input_pipeline.to_uint8(sampling.generate_from(run, z, label))
@@ -80,7 +91,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     shape = produce(FLAGS.workdir, FLAGS.checkpoint, FLAGS.num, FLAGS.label, FLAGS.seed,
-                    FLAGS.interpolate, FLAGS.out, FLAGS.batch_norm)
+                    FLAGS.interpolate, FLAGS.out, FLAGS.batch_norm, FLAGS.vary)
   except ConfigError as e:
     cli.fail(str(e), 2)
   except JaxganError as e:

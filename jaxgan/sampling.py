@@ -232,6 +232,54 @@ def class_grid(run, per_class=8, seed=0):
   return generate_from(run, z, labels), per_class
 
 
+# How far a traversal takes a continuous code: its values are z's entries, N(0, 1),
+# so +-2 spans about 95 % of what G trained on.
+TRAVERSAL_SPAN = 2.0
+
+
+def traversal_inputs(row_latents, code, steps, labels=None):
+  """(z, labels) of a grid whose columns take continuous code `code` from -2 to 2.
+
+  Each row keeps one latent from `row_latents` and changes only entry `code` of it;
+  `labels` (one per row, or None) is each row's class or categorical code.
+  """
+  values = jnp.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, steps)
+  z = jnp.repeat(row_latents, steps, axis=0).at[:, code].set(jnp.tile(values, len(row_latents)))
+  return z, None if labels is None else jnp.repeat(jnp.asarray(labels, jnp.int32), steps)
+
+
+def check_code(run, code):
+  """`code` names one of the run's continuous codes (gan.continuous_codes)."""
+  count = run.gan.num_continuous
+  if not count:
+    raise JaxganError(f'{run.workdir} holds a model without continuous codes '
+                      '(gan.continuous_codes): there is no code to vary')
+  if not 0 <= code < count:
+    raise JaxganError(f'--vary must be in 0..{count - 1} (the model\'s continuous codes), '
+                      f'not {code}')
+
+
+def traversal(run, code, num=64, seed=0, label=None):
+  """(images, columns): continuous code `code` from -2 to 2 along each row, the rest fixed.
+
+  Rows: one per class or categorical code, all with the same latent (InfoGAN's
+  figures), or with `label` (or an unconditional model) 8 latents, each its own row.
+  """
+  check_code(run, code)
+  check_label(run, label)
+  choices = gan_lib.g_choices(run.gan)
+  if choices and label is None:
+    rows = choices
+    row_latents, labels = jnp.tile(latents(run, 1, seed), (rows, 1)), jnp.arange(rows)
+  else:
+    rows = 8
+    row_latents = latents(run, rows, seed)
+    labels = None if label is None else jnp.full(rows, label)
+  steps = max(2, num // rows)
+  z, labels = traversal_inputs(row_latents, code, steps, labels)
+  return generate_from(run, z, labels), steps
+
+
 def slerp(z0, z1, t):
   """Spherical interpolation: stays on the shell where Gaussian latents live."""
   n0, n1 = jnp.linalg.norm(z0), jnp.linalg.norm(z1)

@@ -17,7 +17,7 @@ from jaxgan import models
 from jaxgan import parallel
 
 METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty', 'augment_p',
-                'code_loss')
+                'code_loss', 'continuous_loss')
 
 
 def _scan(body, carry, xs, length=None):
@@ -71,9 +71,38 @@ def _code_logits(variables_out):
   return variables_out['intermediates'][models.CODE_LOGITS][0]
 
 
+def _has_q(gan):
+  """Whether D has a Q head: G draws categorical or continuous codes."""
+  return bool(gan.num_codes or gan.num_continuous)
+
+
 def _code_loss(q, codes):
   """Q's cross-entropy against the codes G drew from."""
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(q, codes))
+
+
+def _info_losses(gan, q, codes, z):
+  """(Q's cross-entropy on the categorical codes, Q's error on the continuous ones), 0 when off.
+
+  Q's outputs are the categorical codes' logits, then the continuous codes' means; the
+  continuous codes are z's first entries, scored by a unit-variance Gaussian's negative
+  log-likelihood without its constant.
+  """
+  k, c = gan.num_codes, gan.num_continuous
+  code_loss = _code_loss(q[:, :k], codes) if k else jnp.zeros(())
+  continuous_loss = (0.5 * jnp.mean(jnp.sum(jnp.square(q[:, k:] - z[:, :c]), -1)) if c
+                     else jnp.zeros(()))
+  return code_loss, continuous_loss
+
+
+def _info_total(gan, code_loss, continuous_loss):
+  """The codes' terms of D's and G's losses, each times its weight."""
+  total = jnp.zeros(())
+  if gan.num_codes:
+    total += gan.hyper['code_weight'] * code_loss
+  if gan.num_continuous:
+    total += gan.hyper['continuous_weight'] * continuous_loss
+  return total
 
 
 def _augment_p(state):
@@ -88,10 +117,11 @@ def _augment(gan, key, x, p):
   return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment, p)
 
 
-def d_update(gan, state, real, labels, fake, key, codes=None):
+def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
   """One D update on a real batch and G's fakes (which carry the real batch's labels).
 
-  `codes`: the categorical codes G drew the fakes from, which D's Q head learns to tell.
+  `codes`: the categorical codes G drew the fakes from, which D's Q head learns to tell;
+  `z`: the latents they came from, whose first entries are its continuous codes.
   """
   drop_key, eps_key = jax.random.split(key)
   fake = jax.lax.stop_gradient(fake)
@@ -107,11 +137,12 @@ def d_update(gan, state, real, labels, fake, key, codes=None):
         rngs={'dropout': drop_key}, mutable=['batch_stats', 'intermediates'])
     real_logits, fake_logits = jnp.split(logits, 2)
     loss = gan.d_loss_fn(real_logits, fake_logits)
-    code_loss = jnp.zeros(())
+    code_loss = continuous_loss = jnp.zeros(())
     total = loss
-    if gan.num_codes:
-      code_loss = _code_loss(_code_logits(updates)[real.shape[0]:], codes)
-      total = loss + gan.hyper['code_weight'] * code_loss
+    if _has_q(gan):
+      code_loss, continuous_loss = _info_losses(gan, _code_logits(updates)[real.shape[0]:],
+                                                codes, z)
+      total = loss + _info_total(gan, code_loss, continuous_loss)
     penalty = jnp.zeros(())
     critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
     if gan.gradient_penalty > 0:
@@ -119,10 +150,12 @@ def d_update(gan, state, real, labels, fake, key, codes=None):
       penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake, eps)
     if gan.r1_gamma > 0:
       penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
-    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty, code_loss)
+    aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty, code_loss,
+           continuous_loss)
     return total + penalty, aux
 
-  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty, code_loss)), grads = (
+  (_, (d_batch_stats, real_logits, fake_logits, loss, penalty, code_loss,
+       continuous_loss)), grads = (
       jax.value_and_grad(objective, has_aux=True)(state.d_params))
   updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, updates)
@@ -134,7 +167,8 @@ def d_update(gan, state, real, labels, fake, key, codes=None):
              'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
              'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
              'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits),
-             'real_sign': jnp.mean(jnp.sign(real_logits)), 'code_loss': code_loss}
+             'real_sign': jnp.mean(jnp.sign(real_logits)), 'code_loss': code_loss,
+             'continuous_loss': continuous_loss}
   return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
                        d_opt_state=d_opt_state), metrics
 
@@ -165,10 +199,10 @@ def train_step(gan, state, batch, rng):
 
   def critic_only(state, xs):
     real, y, c, z_key, d_key = xs
-    fake, g_batch_stats = _generate(gan, state.g_params, state.g_batch_stats,
-                                    _latents(gan, z_key, batch_size), as_g_input(c))
+    z = _latents(gan, z_key, batch_size)
+    fake, g_batch_stats = _generate(gan, state.g_params, state.g_batch_stats, z, as_g_input(c))
     return d_update(gan, state.replace(g_batch_stats=g_batch_stats), real, as_labels(y), fake,
-                    d_key, as_codes(c))
+                    d_key, as_codes(c), z)
 
   d_metrics = []
   if gan.n_critic > 1:
@@ -180,28 +214,26 @@ def train_step(gan, state, batch, rng):
   z = _latents(gan, z_keys[-1], batch_size)
   fake, g_vjp, g_batch_stats = jax.vjp(
       lambda p: _generate(gan, p, state.g_batch_stats, z, c), state.g_params, has_aux=True)
-  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c))
+  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c), z)
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
 
   def critic(x):
-    """D's logits on x and, for a code model, Q's cross-entropy against G's codes."""
-    if not gan.num_codes:
+    """D's logits on x and, for a code model, the codes' weighted terms of G's loss."""
+    if not _has_q(gan):
       return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
     logits, q = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key,
                            code_logits=True)(x)
-    return logits, _code_loss(q, c)
+    return logits, _info_total(gan, *_info_losses(gan, q, as_codes(c), z))
 
   def g_objective(f):
-    logits, code_loss = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
+    logits, info = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
     if gan.drop_worst > 0:
       drop = losses.drop_share(state.step, batch_size, gan.hyper['drop_worst'],
                                gan.drop_worst_images)
       loss = losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
     else:
       loss = gan.g_loss_fn(logits)
-    if gan.num_codes:
-      return loss + gan.hyper['code_weight'] * code_loss, loss
-    return loss, loss
+    return loss + info, loss
 
   (_, g_loss), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
   (g_grads,) = g_vjp(d_fake_grad)

@@ -1,5 +1,6 @@
-"""Categorical latent codes (InfoGAN): G takes a code, D's Q head predicts it, both descend
-Q's cross-entropy times gan.code_weight; sampling, grids and resume treat codes as classes."""
+"""Latent codes (InfoGAN): G takes a categorical code, D's Q head predicts it, both descend
+Q's cross-entropy times gan.code_weight; sampling, grids and resume treat codes as classes.
+Continuous codes are z's first entries, which Q regresses (gan.continuous_codes)."""
 import dataclasses
 
 import jax
@@ -16,6 +17,7 @@ from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import models
+from jaxgan import sample
 from jaxgan import sampling
 from jaxgan import train
 from jaxgan import update
@@ -24,15 +26,17 @@ from jaxgan.errors import JaxganError
 K = 4
 
 
-def _mlp_code_config(config, weight=0.5):
-  """Tiny MLP GAN without dropout (deterministic D), K codes."""
+def _mlp_code_config(config, weight=0.5, codes=K, continuous=0, continuous_weight=1.0):
+  """Tiny MLP GAN without dropout (deterministic D), `codes` codes, `continuous` continuous."""
   config.model.name = 'mlp'
   config.model.mlp_g_features = (16,)
   config.model.mlp_d_features = (16,)
   config.model.dropout_rate = 0.0
   config.train.batch_size = 8
-  config.gan.latent_codes = K
-  config.gan.code_weight = weight
+  config.gan.latent_codes = codes
+  config.gan.code_weight = weight if codes else 1.0
+  config.gan.continuous_codes = continuous
+  config.gan.continuous_weight = continuous_weight
   return config
 
 
@@ -113,16 +117,69 @@ def _codes_and_latents(gan, rng, step, batch_size):
   return z, codes
 
 
-def test_g_update_descends_g_loss_plus_weighted_q_cross_entropy(config):
-  """G's new weights (SGD at rate 1; D frozen by a zero rate) are its old ones minus the
-  gradient of softplus(-D(G(z, c))) + w * CE(Q(G(z, c)), c), with train_step's z and c."""
-  gan = gan_lib.make_gan(_mlp_code_config(config, weight=2.0))
+def _gaussian_nll(q, z, c):
+  """Q's last c outputs against z's first c entries: mean over the batch of 0.5 * squared error."""
+  return 0.5 * jnp.mean(jnp.sum((q[:, -c:] - z[:, :c]) ** 2, axis=1))
+
+
+@pytest.mark.parametrize('codes', [K, 0])
+def test_q_regresses_continuous_codes_after_the_code_logits(config, codes):
+  gan = gan_lib.make_gan(_mlp_code_config(config, codes=codes, continuous=2))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  assert state.d_params['q_head']['kernel'].shape == (16, codes + 2)
+  # Continuous codes are z's first entries: G's input is as without them.
+  assert ('Embed_0' in state.g_params) == bool(codes)
+  _, q = _d_out(gan, state.d_params, _real(config))
+  assert q.shape == (8, codes + 2)
+
+
+@pytest.mark.parametrize('codes', [K, 0])
+def test_d_update_descends_the_weighted_continuous_codes_error(config, codes):
+  """SGD at rate 1: D's new weights are its old ones minus the gradient of the GAN loss +
+  w_code * CE(Q's logits, codes) + w_cont * 0.5 * |Q's means - z[:, :2]|^2, written here."""
+  gan = gan_lib.make_gan(_mlp_code_config(config, weight=0.5, codes=codes, continuous=2,
+                                          continuous_weight=0.25))
+  gan = dataclasses.replace(gan, d_tx=optax.sgd(1.0))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  real = _real(config)
+  fake = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), real.shape))
+  z = 2.0 * jax.random.normal(jax.random.PRNGKey(4), (8, gan.latent_dim))
+  codes_drawn = jnp.array([0, 1, 2, 3, 3, 2, 1, 0], jnp.int32) if codes else None
+  new, metrics = jax.jit(lambda s: update.d_update(gan, s, real, None, fake,
+                                                   jax.random.PRNGKey(2), codes_drawn, z))(state)
+
+  def written(p):
+    r, _ = _d_out(gan, p, real)
+    f, q = _d_out(gan, p, fake)
+    loss = jnp.mean(jax.nn.softplus(-r)) + jnp.mean(jax.nn.softplus(f))
+    ce = _cross_entropy(q[:, :codes], codes_drawn) if codes else 0.0
+    nll = _gaussian_nll(q, z, 2)
+    return loss + 0.5 * ce + 0.25 * nll, (ce, nll)
+
+  grads, (ce, nll) = jax.grad(written, has_aux=True)(state.d_params)
+  assert float(metrics['continuous_loss']) == pytest.approx(float(nll), rel=1e-5)
+  assert float(metrics['code_loss']) == pytest.approx(float(ce), rel=1e-5, abs=1e-7)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.d_params, grads)
+  _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
+
+
+def _g_step(config):
+  """One train_step of `config` with G at SGD rate 1 and D frozen by a zero rate:
+  (its GAN, the state before, the state after, the step's rng)."""
+  gan = gan_lib.make_gan(config)
   gan = dataclasses.replace(gan, d_tx=optax.sgd(0.0), g_tx=optax.sgd(1.0))
   state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   rng = jax.random.PRNGKey(5)
   batch = {'image': _real(config)[None], 'label': jnp.zeros((1, 8), jnp.int32)}
   new, _ = jax.jit(lambda s: update.train_step(gan, s, batch, rng))(
       jax.tree_util.tree_map(jnp.copy, state))
+  return gan, state, new, rng
+
+
+def test_g_update_descends_g_loss_plus_weighted_q_cross_entropy(config):
+  """G's new weights (SGD at rate 1; D frozen by a zero rate) are its old ones minus the
+  gradient of softplus(-D(G(z, c))) + w * CE(Q(G(z, c)), c), with train_step's z and c."""
+  gan, state, new, rng = _g_step(_mlp_code_config(config, weight=2.0))
   z, codes = _codes_and_latents(gan, rng, 0, 8)
   assert len(set(np.asarray(codes).tolist())) > 1
 
@@ -138,6 +195,41 @@ def test_g_update_descends_g_loss_plus_weighted_q_cross_entropy(config):
   # ...and the code term is a real part of that update.
   without = jax.grad(written)(state.g_params, 0.0)
   assert _max_diff(grads, without) > 1e-3
+
+
+@pytest.mark.parametrize('codes', [K, 0])
+def test_g_update_descends_the_weighted_continuous_codes_error(config, codes):
+  """G's new weights (SGD at rate 1, D frozen) are its old ones minus the gradient of
+  softplus(-D(G(z, c))) + w_code * CE + w_cont * 0.5 * |Q's means - z[:, :2]|^2."""
+  gan, state, new, rng = _g_step(_mlp_code_config(config, weight=2.0, codes=codes,
+                                                  continuous=2, continuous_weight=3.0))
+  z, drawn = _codes_and_latents(gan, rng, 0, 8)
+  drawn = drawn if codes else None
+
+  def written(g_params, weight):
+    fake, _ = gan.generator.apply({'params': g_params, 'batch_stats': state.g_batch_stats}, z,
+                                  train=True, labels=drawn, mutable=['batch_stats'])
+    logits, q = _d_out(gan, state.d_params, fake)
+    ce = 2.0 * _cross_entropy(q[:, :codes], drawn) if codes else 0.0
+    return jnp.mean(jax.nn.softplus(-logits)) + ce + weight * _gaussian_nll(q, z, 2)
+
+  grads = jax.grad(written)(state.g_params, 3.0)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.g_params, grads)
+  _assert_trees_close(new.g_params, want, rtol=1e-4, atol=1e-6)
+  without = jax.grad(written)(state.g_params, 0.0)
+  assert _max_diff(grads, without) > 1e-3
+
+
+def test_a_conditional_model_takes_continuous_codes(config):
+  config.model.conditional = True
+  config.gan.continuous_codes = 3
+  gan = gan_lib.make_gan(config)
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  assert state.d_params['q_head']['kernel'].shape[-1] == 3
+  real = _real(config)
+  batch = {'image': real[None], 'label': jnp.arange(len(real), dtype=jnp.int32)[None] % 10}
+  _, metrics = jax.jit(lambda s: update.train_step(gan, s, batch, jax.random.PRNGKey(1)))(state)
+  assert float(metrics['continuous_loss']) > 0 and float(metrics['code_loss']) == 0
 
 
 def test_a_code_model_samples_every_code_and_reports_no_labels(config):
@@ -166,6 +258,11 @@ def test_a_code_model_samples_every_code_and_reports_no_labels(config):
     ({'gan.latent_codes': 10, 'gan.code_weight': -1.0}, 'code_weight must be >= 0'),
     ({'gan.latent_codes': 10, 'gan.code_weight': float('nan')}, 'code_weight must be >= 0'),
     ({'gan.code_weight': 0.5}, 'code_weight has no effect without codes'),
+    ({'gan.continuous_codes': -1}, r'continuous_codes must be between 0 .off. and model.latent_dim'),
+    ({'gan.continuous_codes': 17}, r'model.latent_dim \(16\), not 17'),
+    ({'gan.continuous_codes': 2, 'gan.continuous_weight': float('nan')},
+     'continuous_weight must be >= 0'),
+    ({'gan.continuous_weight': 0.5}, 'continuous_weight has no effect without continuous codes'),
 ])
 def test_bad_code_settings_are_one_clear_error(config, changes, message):
   for key, value in changes.items():
@@ -177,6 +274,7 @@ def test_bad_code_settings_are_one_clear_error(config, changes, message):
 
 def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_path):
   config.gan.latent_codes = K
+  config.gan.continuous_codes = 2
   config.train.num_samples = 12
   config.train.checkpoint_steps = (2,)
   train.train_and_evaluate(config, tmp_path)
@@ -186,6 +284,55 @@ def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_pat
   resumed, final = resume_from_step_2(config, tmp_path)
   assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
   assert int(final.step) == 8
+  # The continuous codes' traversal: one row per categorical code, 12 // K columns.
+  out = tmp_path / 'vary.png'
+  assert sample.produce(tmp_path, 'latest', 12, None, 0, None, out, vary=1) == (12, 28, 28, 1)
+  assert np.asarray(Image.open(out)).shape[:2] == ((K * 30 + 2) * 4, (3 * 30 + 2) * 4)
+  with pytest.raises(JaxganError, match=r"--vary must be in 0..1 \(the model's continuous"):
+    sample.produce(tmp_path, 'latest', 12, None, 0, None, out, vary=2)
+  with pytest.raises(JaxganError, match='not a latent walk'):
+    sample.produce(tmp_path, 'latest', 12, None, 0, None, tmp_path / 'walk.gif', vary=0)
+
+
+def test_traversal_inputs_move_one_entry_from_minus_to_plus_two():
+  rows = jnp.arange(2 * 5, dtype=jnp.float32).reshape(2, 5)
+  z, labels = sampling.traversal_inputs(rows, 3, 5, labels=[7, 1])
+  assert z.shape == (10, 5)
+  np.testing.assert_array_equal(labels, [7] * 5 + [1] * 5)
+  for r in range(2):
+    block = np.asarray(z[5 * r:5 * r + 5])
+    np.testing.assert_array_equal(block[:, 3], [-2.0, -1.0, 0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(np.delete(block, 3, axis=1),
+                                  np.repeat(np.delete(np.asarray(rows[r:r + 1]), 3, axis=1), 5,
+                                            axis=0))
+
+
+@pytest.mark.parametrize('codes', [K, 0])
+def test_traversal_draws_g_on_the_moved_latents(config, codes):
+  """One row per categorical code sharing one latent, or 8 latents; G draws exactly those."""
+  config = _mlp_code_config(config, codes=codes, continuous=2)
+  gan = gan_lib.make_gan(config)
+  run = sampling.Run(config, gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), None)
+  images, cols = sampling.traversal(run, 1, num=24, seed=3)
+  rows = codes or 8
+  assert cols == 24 // rows and images.shape == (rows * cols, 28, 28, 1)
+  base = sampling.latents(run, 1 if codes else rows, 3)
+  z, labels = sampling.traversal_inputs(jnp.tile(base, (rows // len(base), 1)), 1, cols,
+                                        jnp.arange(rows) if codes else None)
+  np.testing.assert_array_equal(images, sampling.generate_from(run, z, labels))
+  # The code changes what G draws along a row.
+  assert float(jnp.abs(images[0] - images[cols - 1]).max()) > 1e-3
+  if codes:   # --label: 8 latents of that code, one per row
+    one, cols = sampling.traversal(run, 0, num=16, seed=3, label=2)
+    z, labels = sampling.traversal_inputs(sampling.latents(run, 8, 3), 0, 2, jnp.full(8, 2))
+    np.testing.assert_array_equal(one, sampling.generate_from(run, z, labels))
+
+
+def test_traversal_needs_continuous_codes(config):
+  gan = gan_lib.make_gan(_mlp_code_config(config))
+  run = sampling.Run(config, gan, gan_lib.init_state(gan, jax.random.PRNGKey(0)), 'W')
+  with pytest.raises(JaxganError, match=r'W holds a model without continuous codes'):
+    sampling.traversal(run, 0)
 
 
 def test_resuming_with_other_codes_is_refused_and_a_run_from_before_codes_resumes(config,
@@ -195,9 +342,13 @@ def test_resuming_with_other_codes_is_refused_and_a_run_from_before_codes_resume
   config.gan.latent_codes = K
   with pytest.raises(JaxganError, match=f'gan.latent_codes: 0 -> {K}'):
     checkpointing.check_compatible(saved, config, tmp_path)
-  config.gan.latent_codes, config.gan.code_weight = 0, 1.0
+  config.gan.latent_codes, config.gan.continuous_codes = 0, 2
+  with pytest.raises(JaxganError, match='gan.continuous_codes: 0 -> 2'):
+    checkpointing.check_compatible(saved, config, tmp_path)
+  config.gan.continuous_codes = 0
   with saved.unlocked():
     del saved.gan['latent_codes']
+    del saved.gan['continuous_codes']
   checkpointing.check_compatible(saved, config, tmp_path)
 
 

@@ -208,7 +208,8 @@ _GROUPS = {
                  'gan.real_label': (1.0, 0.9)}),
     'rmsprop': ({'optimizer.name': 'rmsprop'}, {'optimizer.rmsprop_decay': (0.9, 0.99)}),
     'ada': ({'gan.augment': 'translation'}, {'gan.augment_target': (0.3, 0.9)}),
-    'codes': ({'gan.latent_codes': 3}, {'gan.code_weight': (0.0, 2.0)}),
+    'codes': ({'gan.latent_codes': 3, 'gan.continuous_codes': 2},
+              {'gan.code_weight': (0.0, 2.0), 'gan.continuous_weight': (3.0, 0.0)}),
 }
 
 
@@ -281,6 +282,11 @@ def test_a_key_the_optimizer_does_not_read_is_refused(config):
     hyper.parse('gan.code_weight=0.5,1', config)
   config.gan.latent_codes = 10
   assert hyper.parse('gan.code_weight=0.5,1', config) == [('gan.code_weight', (0.5, 1.0))]
+  with pytest.raises(ConfigError, match='continuous_weight has no effect without continuous'):
+    hyper.parse('gan.continuous_weight=0.5,1', config)
+  config.gan.continuous_codes = 2
+  assert hyper.parse('gan.continuous_weight=0,1', config) == [('gan.continuous_weight',
+                                                                (0.0, 1.0))]
 
 
 def test_an_old_workdir_does_not_take_a_sweep(config, tmp_path):
