@@ -114,8 +114,9 @@ def get_config():
   # InfoGAN's continuous codes: the first this-many entries of G's latent z are
   # also codes that Q regresses from G's samples (a unit-variance Gaussian's
   # negative log-likelihood, times continuous_weight). Codes that Q must read back
-  # from the image make G spend them on visible variation (slant, width), so they
-  # counter the sameness within a categorical code. 0 = off; any model.
+  # from the image make G spend them on visible variation (slant, width); they were
+  # meant to counter the sameness within a categorical code (measured: they do not
+  # raise recall, docs/quality.md#continuous-codes). 0 = off; any model.
   config.gan.continuous_codes = 0
   config.gan.continuous_weight = 1.0
 

@@ -42,7 +42,7 @@ _OPTIMIZER_ONLY = {'optimizer.b1': 'adam', 'optimizer.b2': 'adam',
                    'optimizer.rmsprop_decay': 'rmsprop'}
 # Weights of parts that only a nonzero gan.* setting adds: {key: (that setting, its name)}.
 NEEDS = {'gan.code_weight': ('latent_codes', 'codes'),
-          'gan.continuous_weight': ('continuous_codes', 'continuous codes')}
+         'gan.continuous_weight': ('continuous_codes', 'continuous codes')}
 
 
 def values(config):

@@ -42,7 +42,9 @@ class _ProgressBar:
 
   def start(self, step, total):
     from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-    self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True)
+    # The rate is the run's average (smoothing 0), evaluations and saves included: a
+    # moving average reads each evaluation's pause as slow steps and shows an ETA of hours.
+    self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True, smoothing=0)
 
   def advance(self, steps):
     self._bar.update(steps)

@@ -28,8 +28,10 @@ dense layers in flax's SpectralNorm (one power iteration per training call).
 
 With categorical latent codes (gan.latent_codes, InfoGAN: Chen et al. 2016) G
 takes a code as a conditional G takes a label, and D has a second head, Q, a
-Dense layer on the features its logit reads, whose code logits it records as
-the intermediate CODE_LOGITS (collection 'intermediates') for the update to read.
+Dense layer on the features its logit reads. With continuous codes
+(gan.continuous_codes) Q has that many more outputs, its estimates of them, after
+the categorical logits. D records Q's whole output as the intermediate CODE_LOGITS
+(collection 'intermediates') for the update to read.
 """
 import functools
 import math
@@ -43,7 +45,7 @@ from jaxgan import layers
 from jaxgan.defaults import TUTORIAL_SHAPE
 from jaxgan.errors import ConfigError
 
-# Where D records Q's code logits (flax's intermediates collection).
+# Where D records Q's output, code logits then continuous estimates (flax's intermediates).
 CODE_LOGITS = 'code_logits'
 
 _INITS = {

@@ -14,7 +14,8 @@ categorical codes (gan.latent_codes) draws as a conditional one, its codes in
 place of classes: the .png grid has one row per code. --vary I (a model trained
 with gan.continuous_codes) draws continuous code I from -2 to 2 across each row,
 all else fixed: one row per class or categorical code with the same latent, or 8
-latents (unconditional, or with --label); --num // rows columns (.png or .npz).
+latents (unconditional, or with --label); --num // rows columns, at least 2 (.png
+or .npz).
 """
 import pathlib
 

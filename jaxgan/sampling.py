@@ -263,14 +263,15 @@ def traversal(run, code, num=64, seed=0, label=None):
   """(images, columns): continuous code `code` from -2 to 2 along each row, the rest fixed.
 
   Rows: one per class or categorical code, all with the same latent (InfoGAN's
-  figures), or with `label` (or an unconditional model) 8 latents, each its own row.
+  figures), or with `label` (or an unconditional model) 8 latents, each its own row;
+  num // rows columns, at least 2 (the ends).
   """
   check_code(run, code)
   check_label(run, label)
   choices = gan_lib.g_choices(run.gan)
   if choices and label is None:
     rows = choices
-    row_latents, labels = jnp.tile(latents(run, 1, seed), (rows, 1)), jnp.arange(rows)
+    row_latents, labels = class_grid_inputs(run.gan, latents(run, 1, seed))
   else:
     rows = 8
     row_latents = latents(run, rows, seed)

@@ -393,6 +393,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   stream = (streaming.Stream(dataset, data_rngs, t.batch_size, gan.n_critic,
                              parallel.replicated(mesh)) if streamed else None)
   probe = _overfitting_probe(gan, num_members, dataset, heldout, mesh)
+  logged = update.logged_metrics(gan)
   if progress is not None:
     progress.start(step, total)
   watch.add('start-up', watch.elapsed())
@@ -441,7 +442,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         epoch = step * gan.n_critic / (num_examples // t.batch_size)
         probed = probe(state) if probe is not None else {}
         for i, member in enumerate(members):
-          scalars = {k: float(np.mean(v[i])) for k, v in records.items()}
+          scalars = {k: float(np.mean(records[k][i])) for k in logged}
           scalars.update({k: float(np.reshape(v, -1)[i]) for k, v in probed.items()})
           member.writer.write_scalars(step, {**scalars, 'steps_per_sec': speed, 'epoch': epoch})
         if progress is not None:

@@ -20,6 +20,14 @@ METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty',
                 'code_loss', 'continuous_loss')
 
 
+def logged_metrics(gan):
+  """METRIC_NAMES less those of parts this GAN does not have (they would log a constant)."""
+  absent = {'penalty': not (gan.gradient_penalty > 0 or gan.r1_gamma > 0),
+            'augment_p': not gan.augment, 'code_loss': not gan.num_codes,
+            'continuous_loss': not gan.num_continuous}
+  return tuple(name for name in METRIC_NAMES if not absent.get(name, False))
+
+
 def _scan(body, carry, xs, length=None):
   # XLA:CPU runs convolutions inside a while loop many times slower than
   # straight-line code, so on CPU loops are unrolled.
@@ -67,7 +75,7 @@ def _codes(gan, key, shape):
 
 
 def _code_logits(variables_out):
-  """Q's code logits, as D recorded them in the intermediates of an apply."""
+  """Q's output (code logits, then continuous estimates), as D recorded it in an apply."""
   return variables_out['intermediates'][models.CODE_LOGITS][0]
 
 
@@ -123,6 +131,10 @@ def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
   `codes`: the categorical codes G drew the fakes from, which D's Q head learns to tell;
   `z`: the latents they came from, whose first entries are its continuous codes.
   """
+  if gan.num_codes and codes is None:
+    raise ValueError('d_update: a GAN with categorical codes needs the codes its fakes came from')
+  if gan.num_continuous and z is None:
+    raise ValueError('d_update: a GAN with continuous codes needs the latents z its fakes came from')
   drop_key, eps_key = jax.random.split(key)
   fake = jax.lax.stop_gradient(fake)
   real = _augment(gan, jax.random.fold_in(key, 0), real, _augment_p(state))

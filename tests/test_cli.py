@@ -125,3 +125,26 @@ def test_an_unobserved_failure_of_checkpoint_io_is_not_reported_again(failure, r
                         capture_output=True, text=True, cwd=ROOT, check=True)
   assert ('exception was never retrieved' in proc.stderr) == reported, proc.stderr
   assert (failure in proc.stderr) == reported, proc.stderr
+
+
+def test_the_progress_bars_eta_counts_an_evaluations_pause_once(monkeypatch):
+  """Ten steps of 0.1 s, a 10 s evaluation, one more step: the ETA is the run's average pace
+  (11 steps in 11 s) for the 89 left, not the last interval's 10 s a step."""
+  import io
+  import tqdm
+  from jaxgan import main
+  clock = [0.0]
+  monkeypatch.setattr(tqdm.std, 'time', lambda: clock[0])
+  bar = main._ProgressBar()
+  bar.start(0, 100)
+  bar._bar.fp = io.StringIO()
+  for _ in range(10):
+    clock[0] += 0.1
+    bar.advance(1)
+  clock[0] += 10.0
+  bar.advance(1)
+  meter = bar._bar.format_dict
+  rate = meter['rate'] or meter['n'] / meter['elapsed']
+  assert meter['n'] == 11 and meter['elapsed'] == pytest.approx(11.0)
+  assert (100 - 11) / rate == pytest.approx(89 * 11.0 / 11, rel=1e-6)
+  bar.close()

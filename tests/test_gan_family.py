@@ -63,7 +63,27 @@ def test_every_config_trains_a_few_steps_with_finite_losses(name, tmp_path):
   assert records[-1]['step'] == 2
   for name in update.METRIC_NAMES:
     assert all(np.isfinite(r[name]) for r in records if name in r), name
+  assert {k for k in update.METRIC_NAMES if k in records[-1]} == set(
+      update.logged_metrics(gan_lib.make_gan(config)))
   assert (tmp_path / 'checkpoints' / '2').is_dir()
+
+
+_EVERYTHING = {'gan.augment': 'translation', 'gan.augment_target': 0.6, 'gan.r1_gamma': 1.0,
+               'gan.continuous_codes': 2}
+
+
+@pytest.mark.parametrize('name,overrides,parts', [
+    ('mnist', {}, ()), ('mnist_wgan_gp', {}, ('penalty',)), ('mnist_best', {}, ('code_loss',)),
+    ('mnist_cgan', {'gan.continuous_codes': 2}, ('continuous_loss',)),
+    ('mnist_best', _EVERYTHING, ('penalty', 'augment_p', 'code_loss', 'continuous_loss'))])
+def test_a_run_logs_the_metrics_of_the_parts_it_has(name, overrides, parts):
+  """A penalty, augmentation or Q's losses are logged by runs that have them, not as constant 0."""
+  config = load_config(name)
+  for key, value in overrides.items():
+    section, leaf = key.split('.')
+    config[section][leaf] = value
+  assert update.logged_metrics(gan_lib.make_gan(config)) == (
+      'd_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap') + parts
 
 
 def test_cgan_generator_output_depends_on_the_label(config):

@@ -163,14 +163,15 @@ def test_d_update_descends_the_weighted_continuous_codes_error(config, codes):
   _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
 
 
-def _g_step(config):
-  """One train_step of `config` with G at SGD rate 1 and D frozen by a zero rate:
-  (its GAN, the state before, the state after, the step's rng)."""
+def _g_step(config, labels=None):
+  """One train_step of `config` (its batch's labels `labels`, zeros if None) with G at SGD
+  rate 1 and D frozen by a zero rate: (its GAN, the state before, the state after, the rng)."""
   gan = gan_lib.make_gan(config)
   gan = dataclasses.replace(gan, d_tx=optax.sgd(0.0), g_tx=optax.sgd(1.0))
   state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
   rng = jax.random.PRNGKey(5)
-  batch = {'image': _real(config)[None], 'label': jnp.zeros((1, 8), jnp.int32)}
+  labels = jnp.zeros(8, jnp.int32) if labels is None else labels
+  batch = {'image': _real(config)[None], 'label': labels[None]}
   new, _ = jax.jit(lambda s: update.train_step(gan, s, batch, rng))(
       jax.tree_util.tree_map(jnp.copy, state))
   return gan, state, new, rng
@@ -220,16 +221,30 @@ def test_g_update_descends_the_weighted_continuous_codes_error(config, codes):
   assert _max_diff(grads, without) > 1e-3
 
 
-def test_a_conditional_model_takes_continuous_codes(config):
+def test_a_conditional_g_update_descends_the_continuous_codes_error_of_labelled_fakes(config):
+  """A conditional model with continuous codes: G's update is the gradient of
+  softplus(-D(G(z, y), y)) + w * 0.5 * |Q(G(z, y), y)'s means - z[:, :2]|^2, D and Q given
+  the labels y (a projection D without them would drop its label term)."""
+  config = _mlp_code_config(config, codes=0, continuous=2, continuous_weight=3.0)
   config.model.conditional = True
-  config.gan.continuous_codes = 3
-  gan = gan_lib.make_gan(config)
-  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
-  assert state.d_params['q_head']['kernel'].shape[-1] == 3
-  real = _real(config)
-  batch = {'image': real[None], 'label': jnp.arange(len(real), dtype=jnp.int32)[None] % 10}
-  _, metrics = jax.jit(lambda s: update.train_step(gan, s, batch, jax.random.PRNGKey(1)))(state)
-  assert float(metrics['continuous_loss']) > 0 and float(metrics['code_loss']) == 0
+  labels = jnp.array([0, 1, 2, 3, 4, 5, 6, 7], jnp.int32)
+  gan, state, new, rng = _g_step(config, labels)
+  assert state.d_params['q_head']['kernel'].shape[-1] == 2
+  z, _ = _codes_and_latents(gan, rng, 0, 8)
+
+  def written(g_params, given):
+    fake, _ = gan.generator.apply({'params': g_params, 'batch_stats': state.g_batch_stats}, z,
+                                  train=True, labels=labels, mutable=['batch_stats'])
+    logits, out = gan.discriminator.apply({'params': state.d_params}, fake, train=False,
+                                          labels=given, mutable=['intermediates'])
+    q = out['intermediates'][models.CODE_LOGITS][0]
+    return jnp.mean(jax.nn.softplus(-logits)) + 3.0 * _gaussian_nll(q, z, 2)
+
+  grads = jax.grad(written)(state.g_params, labels)
+  want = jax.tree_util.tree_map(lambda p, g: p - g, state.g_params, grads)
+  _assert_trees_close(new.g_params, want, rtol=1e-4, atol=1e-6)
+  # D's labels are a real part of that update.
+  assert _max_diff(grads, jax.grad(written)(state.g_params, jnp.zeros(8, jnp.int32))) > 1e-3
 
 
 def test_a_code_model_samples_every_code_and_reports_no_labels(config):
@@ -272,9 +287,10 @@ def test_bad_code_settings_are_one_clear_error(config, changes, message):
     gan_lib.make_gan(config)
 
 
-def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_path):
+@pytest.mark.parametrize('continuous', [2, 0])
+def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_path, continuous):
   config.gan.latent_codes = K
-  config.gan.continuous_codes = 2
+  config.gan.continuous_codes = continuous
   config.train.num_samples = 12
   config.train.checkpoint_steps = (2,)
   train.train_and_evaluate(config, tmp_path)
@@ -284,8 +300,12 @@ def test_code_run_draws_one_row_per_code_and_resumes_bit_exactly(config, tmp_pat
   resumed, final = resume_from_step_2(config, tmp_path)
   assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
   assert int(final.step) == 8
-  # The continuous codes' traversal: one row per categorical code, 12 // K columns.
   out = tmp_path / 'vary.png'
+  if not continuous:
+    with pytest.raises(JaxganError, match='without continuous codes'):
+      sample.produce(tmp_path, 'latest', 12, None, 0, None, out, vary=0)
+    return
+  # The continuous codes' traversal: one row per categorical code, 12 // K columns.
   assert sample.produce(tmp_path, 'latest', 12, None, 0, None, out, vary=1) == (12, 28, 28, 1)
   assert np.asarray(Image.open(out)).shape[:2] == ((K * 30 + 2) * 4, (3 * 30 + 2) * 4)
   with pytest.raises(JaxganError, match=r"--vary must be in 0..1 \(the model's continuous"):
@@ -384,3 +404,12 @@ def test_each_critic_update_of_a_step_takes_its_own_codes(config):
   _assert_trees_close(new.d_params, want, rtol=1e-5, atol=1e-6)
   # ...and the codes matter: the two updates' codes swapped give another Q.
   assert _max_diff(two_updates((1, 0))['q_head'], want['q_head']) > 1e-4
+
+
+@pytest.mark.parametrize('codes, continuous, missing', [(K, 0, 'the codes'), (0, 2, 'the latents z')])
+def test_d_update_without_what_q_reads_is_a_clear_error(config, codes, continuous, missing):
+  gan = gan_lib.make_gan(_mlp_code_config(config, codes=codes, continuous=continuous))
+  state = gan_lib.init_state(gan, jax.random.PRNGKey(0))
+  real = _real(config)
+  with pytest.raises(ValueError, match=f'needs {missing}'):
+    update.d_update(gan, state, real, None, real, jax.random.PRNGKey(1))
