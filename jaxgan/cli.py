@@ -1,4 +1,5 @@
-"""What every command line shares: one-line errors, flag parsing, the library's log lines.
+"""What every command line shares: one-line errors, flag parsing, the library's log lines,
+the training progress bar.
 
 The library logs (Python's `logging`, under the 'jaxgan' logger); the command
 lines show those records on stdout as `jaxgan: ...` lines, from process 0 only.
@@ -148,3 +149,26 @@ def quiet_logging():
   logger.handlers = [handler]
   logger.setLevel(logging.INFO)
   logger.propagate = False
+
+
+class ProgressBar:
+  """tqdm's bar over the run's steps: moves as steps finish; the latest losses at log lines."""
+
+  # How often the loop looks, without waiting, for finished dispatches.
+  poll_seconds = 0.5
+
+  def start(self, step, total):
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    # The rate is the run's average (smoothing 0), evaluations and saves included: a
+    # moving average reads each evaluation's pause as slow steps and shows an ETA of hours.
+    self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True, smoothing=0)
+
+  def advance(self, steps):
+    self._bar.update(steps)
+
+  def scalars(self, scalars):
+    self._bar.set_postfix(d_loss=f'{scalars["d_loss"]:.3f}', g_loss=f'{scalars["g_loss"]:.3f}',
+                          steps_s=f'{scalars["steps_per_sec"]:.1f}')
+
+  def close(self):
+    self._bar.close()

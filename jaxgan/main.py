@@ -34,29 +34,6 @@ flags.DEFINE_integer('process_id', None, "This process's index, 0..num_processes
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-class _ProgressBar:
-  """tqdm's bar over the run's steps: moves as steps finish; the latest losses at log lines."""
-
-  # How often the loop looks, without waiting, for finished dispatches.
-  poll_seconds = 0.5
-
-  def start(self, step, total):
-    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-    # The rate is the run's average (smoothing 0), evaluations and saves included: a
-    # moving average reads each evaluation's pause as slow steps and shows an ETA of hours.
-    self._bar = tqdm(total=total, initial=step, unit='step', dynamic_ncols=True, smoothing=0)
-
-  def advance(self, steps):
-    self._bar.update(steps)
-
-  def scalars(self, scalars):
-    self._bar.set_postfix(d_loss=f'{scalars["d_loss"]:.3f}', g_loss=f'{scalars["g_loss"]:.3f}',
-                          steps_s=f'{scalars["steps_per_sec"]:.1f}')
-
-  def close(self):
-    self._bar.close()
-
-
 def main(argv):
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}', 2)
@@ -70,7 +47,7 @@ def main(argv):
   try:
     if FLAGS.distributed or FLAGS.coordinator_address:
       parallel.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-    progress = (_ProgressBar() if FLAGS.config.train.progress_bar and parallel.is_primary()
+    progress = (cli.ProgressBar() if FLAGS.config.train.progress_bar and parallel.is_primary()
                 else None)
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir, on_checkpoint=on_checkpoint,
                              progress=progress)

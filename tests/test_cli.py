@@ -132,10 +132,10 @@ def test_the_progress_bars_eta_counts_an_evaluations_pause_once(monkeypatch):
   (11 steps in 11 s) for the 89 left, not the last interval's 10 s a step."""
   import io
   import tqdm
-  from jaxgan import main
+  from jaxgan import cli
   clock = [0.0]
   monkeypatch.setattr(tqdm.std, 'time', lambda: clock[0])
-  bar = main._ProgressBar()
+  bar = cli.ProgressBar()
   bar.start(0, 100)
   bar._bar.fp = io.StringIO()
   for _ in range(10):
