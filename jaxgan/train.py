@@ -135,7 +135,7 @@ def _is_checkpoint(step, config, total):
 
 
 def _check_finite(records, step, workdir):
-  for name in update.METRIC_NAMES:
+  for name in records:
     bad = ~np.isfinite(records[name])
     if bad.any():
       first = step - len(records[name]) + int(np.argmax(bad)) + 1
@@ -432,7 +432,7 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         # (members, steps) per metric; the host waits here only.
         records = {k: np.concatenate([np.asarray(m[k]).reshape(num_members, -1)
                                       for m in jax.device_get(pending)], axis=1)
-                   for k in update.METRIC_NAMES}
+                   for k in logged}
         for i, member in enumerate(members):
           _check_finite({k: v[i] for k, v in records.items()}, step, member.workdir)
       if log_now:

@@ -20,9 +20,15 @@ METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty',
                 'code_loss', 'continuous_loss')
 
 
+def _has_penalty(gan):
+  """Whether D's loss has a gradient penalty or R1."""
+  return gan.gradient_penalty > 0 or gan.r1_gamma > 0
+
+
 def logged_metrics(gan):
-  """METRIC_NAMES less those of parts this GAN does not have (they would log a constant)."""
-  absent = {'penalty': not (gan.gradient_penalty > 0 or gan.r1_gamma > 0),
+  """What train_step returns: METRIC_NAMES less those of parts this GAN does not have
+  (they would log a constant)."""
+  absent = {'penalty': not _has_penalty(gan),
             'augment_p': not gan.augment, 'code_loss': not gan.num_codes,
             'continuous_loss': not gan.num_continuous}
   return tuple(name for name in METRIC_NAMES if not absent.get(name, False))
@@ -156,12 +162,14 @@ def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
                                                 codes, z)
       total = loss + _info_total(gan, code_loss, continuous_loss)
     penalty = jnp.zeros(())
-    critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
-    if gan.gradient_penalty > 0:
-      eps = jax.random.uniform(eps_key, (real.shape[0],))
-      penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake, eps)
-    if gan.r1_gamma > 0:
-      penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
+    if _has_penalty(gan):
+      critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
+      if gan.gradient_penalty > 0:
+        eps = jax.random.uniform(eps_key, (real.shape[0],))
+        penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake,
+                                                                           eps)
+      if gan.r1_gamma > 0:
+        penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
     aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty, code_loss,
            continuous_loss)
     return total + penalty, aux
@@ -195,7 +203,8 @@ def train_step(gan, state, batch, rng):
   its VJP is kept and pulled back through the G loss, which equals recomputing
   G(z) (same z, same batch statistics) without the second forward pass.
   Randomness is fold_in(rng, step), so a resumed run draws exactly what an
-  uninterrupted one would.
+  uninterrupted one would. Returns the new state and the scalars named by
+  logged_metrics(gan).
   """
   images = batch['image']
   labels = batch['label'] if gan.num_classes else jnp.zeros(images.shape[:2], jnp.int32)
@@ -268,8 +277,8 @@ def train_step(gan, state, batch, rng):
         gan.augment_speed)
   new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
                             g_opt_state=g_opt_state, ema_g_params=ema, **adaptive)
-  logged_p = _augment_p(state) if gan.augment else jnp.zeros(())
-  return new_state, {**metrics, 'g_loss': g_loss, 'augment_p': logged_p}
+  every = {**metrics, 'g_loss': g_loss, 'augment_p': _augment_p(state)}
+  return new_state, {name: every[name] for name in logged_metrics(gan)}
 
 
 def make_train_step(gan):

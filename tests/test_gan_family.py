@@ -320,7 +320,7 @@ def test_r1_penalty_changes_the_discriminator_update(config):
   plain, plain_metrics = _two_steps(config)
   config.gan.r1_gamma = 10.0
   r1, metrics = _two_steps(config)
-  assert float(plain_metrics['penalty']) == 0.0 and float(metrics['penalty']) > 0
+  assert 'penalty' not in plain_metrics and float(metrics['penalty']) > 0
   assert not np.allclose(jax.tree_util.tree_leaves(plain.d_params)[1],
                          jax.tree_util.tree_leaves(r1.d_params)[1], rtol=1e-4)
 
