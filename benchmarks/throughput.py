@@ -173,6 +173,11 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
     data = jax.device_put(data, parallel.replicated(mesh))
     feed = lambda i: data
   state = jax.device_put(state, parallel.replicated(mesh))
+  # The epochs' orders drawn as the trainer draws them: once per epoch, outside the step.
+  epoch_orders = (None if streamed else input_pipeline.EpochOrders(
+      keys['data'], num_examples, batch_size, gan.n_critic, parallel.replicated(mesh),
+      members=members > 1))
+  orders = lambda i: None if streamed else epoch_orders(i * per_dispatch, per_dispatch)
   if hasattr(multi_step, 'member_program'):
     # A loop runs one member's program for each member.
     take = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)
@@ -182,7 +187,7 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
     flops = step_flops(multi_step, state, data, keys, swept)
 
   t0 = time.perf_counter()
-  state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
+  state, _ = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept, orders(0))
   jax.block_until_ready(state)
   compile_s = time.perf_counter() - t0
 
@@ -195,7 +200,8 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   progress = tick.counter()
   t0 = time.perf_counter()
   for i in range(1, dispatches + 1):
-    state, metrics = multi_step(state, feed(i), keys['data'], keys['step'], per_dispatch, swept)
+    state, metrics = multi_step(state, feed(i), keys['data'], keys['step'], per_dispatch, swept,
+                                orders(i))
     unreported.append((metrics['d_loss'], per_dispatch))
     train.report_finished(progress, unreported, wait=False)
   train.report_finished(progress, unreported, wait=True)
@@ -206,8 +212,9 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
 
   if profile_dir:
     with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
-      for _ in range(3):
-        state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept)
+      for i in range(dispatches + 1, dispatches + 4):
+        state, metrics = multi_step(state, data, keys['data'], keys['step'], per_dispatch, swept,
+                                    orders(i))
       jax.block_until_ready(state)
     print(profile_summary.format_table(
         profile_summary.kernel_times(profile_summary.load_events(profile_dir)),

@@ -399,11 +399,17 @@ def epochs_spanned(num_batches, num_examples, batch_size):
 def epoch_permutations(rng, first_epoch, count, num_examples):
   """The example orders of epochs first_epoch .. first_epoch + count - 1: (count, N) int32.
 
-  Drawn once per dispatch rather than once per batch: a permutation is a sort of
-  N random keys, which at N = 60,000 costs more on a GPU than a small model's step.
+  Drawn once per epoch (EpochOrders), or once per dispatch, never once per batch: a
+  permutation is a sort of N random keys, which at N = 60,000 costs more on a GPU than a
+  small model's step.
   """
   return jnp.stack([jax.random.permutation(jax.random.fold_in(rng, first_epoch + i), num_examples)
                     for i in range(count)])
+
+
+def epoch_of(batch, num_examples, batch_size):
+  """The epoch batch `batch` belongs to (drop remainder); a Python int or traced."""
+  return batch // (num_examples // batch_size)
 
 
 def dispatch_orders(rng, first_batch, num_batches, num_examples, batch_size):
@@ -412,9 +418,40 @@ def dispatch_orders(rng, first_batch, num_batches, num_examples, batch_size):
   `first_batch` may be traced; `num_batches` is static, so the count of epochs is
   the most such a run of batches can touch.
   """
-  first_epoch = first_batch // (num_examples // batch_size)
+  first_epoch = epoch_of(first_batch, num_examples, batch_size)
   count = epochs_spanned(num_batches, num_examples, batch_size)
   return epoch_permutations(rng, first_epoch, count, num_examples), first_epoch
+
+
+class EpochOrders:
+  """The orders a dispatch draws its batches from, drawn when its epochs change.
+
+  `orders(step, num_steps)` equals dispatch_orders' orders for the batches of
+  steps step .. step + num_steps - 1 (n_critic batches a step): the same
+  function of the same keys, drawn in a program of its own and kept while the
+  dispatches stay in the same epochs. A dispatch that draws them itself draws
+  them every time, which on a CPU (one step a dispatch) is every step.
+  `rngs`: the data key, or with `members` one per member (orders get that
+  leading axis); `sharding`: where the orders are put, the training state's.
+  """
+
+  def __init__(self, rngs, num_examples, batch_size, n_critic, sharding, members=False):
+    draw = lambda rng, first_epoch, count: epoch_permutations(rng, first_epoch, count,
+                                                              num_examples)
+    if members:
+      draw = jax.vmap(draw, in_axes=(0, None, None))
+    self._draw = jax.jit(draw, static_argnums=2, out_shardings=sharding)
+    self._rngs, self._n_critic = rngs, n_critic
+    self._num_examples, self._batch_size = num_examples, batch_size
+    self._drawn, self._orders = None, None
+
+  def __call__(self, step, num_steps):
+    first_epoch = epoch_of(step * self._n_critic, self._num_examples, self._batch_size)
+    count = epochs_spanned(num_steps * self._n_critic, self._num_examples, self._batch_size)
+    if self._drawn != (first_epoch, count):
+      self._orders = self._draw(self._rngs, np.int32(first_epoch), count)
+      self._drawn = (first_epoch, count)
+    return self._orders
 
 
 def batch_from(perms, first_epoch, step, batch_size):

@@ -392,6 +392,9 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
       parallel.replicated(mesh))
   stream = (streaming.Stream(dataset, data_rngs, t.batch_size, gan.n_critic,
                              parallel.replicated(mesh)) if streamed else None)
+  orders = (None if streamed else
+            input_pipeline.EpochOrders(data_rngs, num_examples, t.batch_size, gan.n_critic,
+                                       parallel.replicated(mesh), members=num_members > 1))
   probe = _overfitting_probe(gan, num_members, dataset, heldout, mesh)
   logged = update.logged_metrics(gan)
   if progress is not None:
@@ -409,7 +412,8 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
         following = step + n < total and next_chunk(step + n, total, config)
         data = stream.batches(step, n, following)
       with watch.part('compilation') if n not in compiled else contextlib.nullcontext():
-        state, metrics = chunk(state, data, data_rngs, step_rngs, n, swept)
+        state, metrics = chunk(state, data, data_rngs, step_rngs, n, swept,
+                               None if orders is None else orders(step, n))
       compiled.add(n)
       pending.append(metrics)
       if progress is not None:

@@ -320,15 +320,17 @@ def streamed_batch(gan, images, labels, first_step, step, batch_size):
 
 
 def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_steps,
-                streamed=False):
+                streamed=False, orders=None):
   """`num_steps` steps in one lax.scan, each drawing its batches on the device.
 
   `data` is {'image': uint8 (N, H, W, C), 'label': int32 (N,)}, replicated on
   every device of `mesh`, as is the state: the whole data set, or with
   `streamed` only this dispatch's batches in order (streaming.Stream; then
-  `data_rng` is unused). Each batch is split over the mesh's 'data' axis; XLA
-  partitions the step accordingly, all-reducing gradients and batch
-  statistics, so 1 and N devices compute the same update.
+  `data_rng` is unused). `orders`: the epochs' orders these steps draw from
+  (input_pipeline.EpochOrders), or None to draw them here from `data_rng`.
+  Each batch is split over the mesh's 'data' axis; XLA partitions the step
+  accordingly, all-reducing gradients and batch statistics, so 1 and N
+  devices compute the same update.
   """
   batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, 'data'))
   if streamed:
@@ -336,9 +338,13 @@ def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_step
     draw = lambda step: streamed_batch(gan, data['image'], data['label'], first_step, step,
                                        batch_size)
   else:
-    perms, first_epoch = input_pipeline.dispatch_orders(
-        data_rng, state.step * gan.n_critic, num_steps * gan.n_critic, data['image'].shape[0],
-        batch_size)
+    first_batch, num_examples = state.step * gan.n_critic, data['image'].shape[0]
+    if orders is None:
+      perms, first_epoch = input_pipeline.dispatch_orders(
+          data_rng, first_batch, num_steps * gan.n_critic, num_examples, batch_size)
+    else:
+      perms = orders
+      first_epoch = input_pipeline.epoch_of(first_batch, num_examples, batch_size)
     draw = lambda step: draw_batch(gan, data['image'], data['label'], perms, first_epoch, step,
                                    batch_size)
 
@@ -373,7 +379,8 @@ def members_as(how):
 
 
 def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto', streamed=False):
-  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps, hyper=None) -> (state, metrics).
+  """Jitted multi-step update: (state, data, data_rng, step_rng, num_steps, hyper=None,
+  orders=None) -> (state, metrics).
 
   Data-parallel over `mesh` (default: all devices); state and metrics come back
   replicated. With num_members > 1 the state and both keys carry a leading
@@ -382,6 +389,9 @@ def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto', stre
   members_as). `hyper` ({name: (N,) values}, hyper.py's
   names) gives each member its own numbers in place of the GAN's. `streamed`:
   `data` is each dispatch's own batches (streaming.Stream), for one member only.
+  `orders`: the epochs' orders of these steps drawn beforehand
+  (input_pipeline.EpochOrders, a leading member axis with members), or None to
+  draw them in the step.
   """
   if streamed and num_members > 1:
     raise ValueError('streamed batches feed one GAN; populations and sweeps keep the data '
@@ -390,28 +400,29 @@ def make_train_chunk(gan, batch_size, mesh=None, num_members=1, how='auto', stre
   parallel.check_batch_divides(batch_size, mesh)
   how = members_as(how)
 
-  def one(state, data, data_rng, step_rng, num_steps, hyper):
+  def one(state, data, data_rng, step_rng, num_steps, hyper, orders):
     member = gan.with_values(hyper) if hyper else gan
     return train_chunk(member, batch_size, mesh, state, data, data_rng, step_rng, num_steps,
-                       streamed)
+                       streamed, orders)
 
-  def chunk(state, data, data_rng, step_rng, num_steps, hyper=None):
+  def chunk(state, data, data_rng, step_rng, num_steps, hyper=None, orders=None):
     hyper = hyper or {}
     if num_members == 1 or how == 'loop':
-      return one(state, data, data_rng, step_rng, num_steps, hyper)
-    return jax.vmap(lambda s, d, r, h: one(s, data, d, r, num_steps, h))(
-        state, data_rng, step_rng, hyper)
+      return one(state, data, data_rng, step_rng, num_steps, hyper, orders)
+    return jax.vmap(lambda s, d, r, h, o: one(s, data, d, r, num_steps, h, o))(
+        state, data_rng, step_rng, hyper, orders)
   jitted = jax.jit(chunk, static_argnums=4, donate_argnums=0,
                    out_shardings=parallel.replicated(mesh))
   if num_members == 1 or how == 'vmap':
     return jitted
 
-  def looped(state, data, data_rng, step_rng, num_steps, hyper=None):
+  def looped(state, data, data_rng, step_rng, num_steps, hyper=None, orders=None):
     # One member's program, compiled once (the numbers of `hyper` are its
     # arguments) and run for each member in turn: a loop inside one program
     # would be compiled once per member, unrolled as XLA:CPU needs it.
     take = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)
-    outs = [jitted(take(state, i), data, data_rng[i], step_rng[i], num_steps, take(hyper or {}, i))
+    outs = [jitted(take(state, i), data, data_rng[i], step_rng[i], num_steps, take(hyper or {}, i),
+                   take(orders, i))
             for i in range(num_members)]
     return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *outs)
   looped.member_program = jitted

@@ -123,3 +123,66 @@ def test_next_chunk_stops_at_every_boundary(config):
     step += train.next_chunk(step, 13, config)
     ends.append(step)
   assert ends == [4, 6, 8, 12, 13]
+
+
+@pytest.mark.parametrize('n_critic, num_steps', [(1, 1), (2, 1), (1, 2)])
+def test_epoch_orders_are_the_step_s_own_drawn_once_per_epoch(n_critic, num_steps):
+  """EpochOrders gives every dispatch the orders it would draw itself, and draws anew only
+  when the dispatch's epochs change (3 batches an epoch here)."""
+  rng, num_examples, batch_size = jax.random.PRNGKey(3), 96, 32
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  orders = input_pipeline.EpochOrders(rng, num_examples, batch_size, n_critic, sharding)
+  seen = {}
+  for step in range(0, 9, num_steps):
+    got = orders(step, num_steps)
+    want, first_epoch = input_pipeline.dispatch_orders(rng, step * n_critic, num_steps * n_critic,
+                                                       num_examples, batch_size)
+    np.testing.assert_array_equal(got, want)
+    seen.setdefault(int(first_epoch), set()).add(id(got))
+  assert len(seen) >= 3
+  assert all(len(ids) == 1 for ids in seen.values())   # one draw per epoch, kept between
+
+
+def _train_with_orders(gan, keys, data, batch_size, chunks, members=0, how='auto'):
+  """_train with the orders drawn beforehand (input_pipeline.EpochOrders), as train.py does."""
+  n = max(members, 1)
+  multi = update.make_train_chunk(gan, batch_size, num_members=n, how=how)
+  stack = lambda x: x if not members else jnp.stack([x] * members)
+  state = jax.tree_util.tree_map(stack, gan_lib.init_state(gan, keys['init']))
+  data_rng = jnp.stack([jax.random.fold_in(keys['data'], i) for i in range(members)]) \
+      if members else keys['data']
+  orders = input_pipeline.EpochOrders(data_rng, data['image'].shape[0], batch_size, gan.n_critic,
+                                      jax.sharding.SingleDeviceSharding(jax.devices()[0]),
+                                      members=bool(members))
+  step, with_orders, without = 0, state, jax.tree_util.tree_map(jnp.copy, state)
+  for k in chunks:
+    with_orders, _ = multi(with_orders, data, data_rng, stack(keys['step']), k, None,
+                           orders(step, k))
+    without, _ = multi(without, data, data_rng, stack(keys['step']), k)
+    step += k
+  return with_orders, without
+
+
+@pytest.mark.parametrize('members, how', [(0, 'auto'), (2, 'vmap'), (2, 'loop')])
+def test_orders_drawn_beforehand_train_exactly_as_orders_drawn_in_the_step(setup, config,
+                                                                          members, how):
+  # 96 examples, batch 32: the 7 steps cross two epoch boundaries, one inside a dispatch.
+  gan, keys, data, _ = setup
+  data = jax.tree_util.tree_map(lambda x: x[:96], data)
+  with_orders, without = _train_with_orders(gan, keys, data, config.train.batch_size,
+                                            [1, 1, 2, 1, 1, 1], members, how)
+  assert int(np.max(with_orders.step)) == 7
+  assert _leaves_equal(with_orders, without)
+  if members:   # each member its own order: the members differ
+    assert not np.array_equal(*jax.tree_util.tree_leaves(with_orders.g_params)[0][:2])
+
+
+def test_the_orders_given_are_the_orders_used(setup, config):
+  gan, keys, data, _ = setup
+  data = jax.tree_util.tree_map(lambda x: x[:96], data)
+  multi = update.make_train_chunk(gan, config.train.batch_size)
+  own, _ = input_pipeline.dispatch_orders(keys['data'], 0, 1, 96, config.train.batch_size)
+  run = lambda orders: multi(gan_lib.init_state(gan, keys['init']), data, keys['data'],
+                             keys['step'], 1, None, orders)[0]
+  assert _leaves_equal(run(own), run(None))
+  assert not _leaves_equal(run(jnp.flip(own, -1)).d_params, run(None).d_params)
