@@ -399,7 +399,8 @@ def epochs_spanned(num_batches, num_examples, batch_size):
 def epoch_permutations(rng, first_epoch, count, num_examples):
   """The example orders of epochs first_epoch .. first_epoch + count - 1: (count, N) int32.
 
-  Drawn once per epoch (EpochOrders), or once per dispatch, never once per batch: a
+  Drawn when a dispatch's epochs change (EpochOrders; once per epoch where a dispatch
+  spans one, as a CPU's single steps do) or in every dispatch, never once per batch: a
   permutation is a sort of N random keys, which at N = 60,000 costs more on a GPU than a
   small model's step.
   """

@@ -301,7 +301,8 @@ def _gather_batches(gan, images, labels, step, indices):
 def draw_batch(gan, images, labels, perms, first_epoch, step, batch_size):
   """The real batches of step `step`, gathered on the device from the whole data set.
 
-  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders).
+  `perms` holds the orders of the epochs from `first_epoch` on (input_pipeline.dispatch_orders,
+  or EpochOrders).
   """
   return _gather_batches(gan, images, labels, step, lambda b: input_pipeline.batch_from(
       perms, first_epoch, b, batch_size))
@@ -343,6 +344,11 @@ def train_chunk(gan, batch_size, mesh, state, data, data_rng, step_rng, num_step
       perms, first_epoch = input_pipeline.dispatch_orders(
           data_rng, first_batch, num_steps * gan.n_critic, num_examples, batch_size)
     else:
+      count = input_pipeline.epochs_spanned(num_steps * gan.n_critic, num_examples, batch_size)
+      if orders.shape != (count, num_examples):
+        # A gather past the orders' end would clamp: a wrong epoch's order, silently.
+        raise ValueError(f'orders of shape {orders.shape} for {num_steps} steps over '
+                         f'{num_examples} examples, which need {(count, num_examples)}')
       perms = orders
       first_epoch = input_pipeline.epoch_of(first_batch, num_examples, batch_size)
     draw = lambda step: draw_batch(gan, data['image'], data['label'], perms, first_epoch, step,

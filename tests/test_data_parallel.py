@@ -22,6 +22,7 @@ def test_eight_devices_match_one_device():
   assert report['state_devices'] == 8 and report['state_replicated']
   assert report['all_reduce'] == [True, False]   # split over 8 devices; nothing to reduce on 1
   assert report['max_abs_diff'] < 1e-5
+  assert report['orders_bitwise']   # each epoch's order drawn beforehand, on 8 devices
 
 
 def test_batch_must_split_evenly_over_the_devices(tmp_path):

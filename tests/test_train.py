@@ -163,11 +163,14 @@ def _train_with_orders(gan, keys, data, batch_size, chunks, members=0, how='auto
   return with_orders, without
 
 
-@pytest.mark.parametrize('members, how', [(0, 'auto'), (2, 'vmap'), (2, 'loop')])
+@pytest.mark.parametrize('members, how, n_critic', [(0, 'auto', 1), (2, 'vmap', 1),
+                                                     (2, 'loop', 1), (0, 'auto', 2)])
 def test_orders_drawn_beforehand_train_exactly_as_orders_drawn_in_the_step(setup, config,
-                                                                          members, how):
+                                                                          members, how, n_critic):
   # 96 examples, batch 32: the 7 steps cross two epoch boundaries, one inside a dispatch.
-  gan, keys, data, _ = setup
+  _, keys, data, _ = setup
+  config.gan.n_critic = n_critic
+  gan = gan_lib.make_gan(config)
   data = jax.tree_util.tree_map(lambda x: x[:96], data)
   with_orders, without = _train_with_orders(gan, keys, data, config.train.batch_size,
                                             [1, 1, 2, 1, 1, 1], members, how)
@@ -186,3 +189,6 @@ def test_the_orders_given_are_the_orders_used(setup, config):
                              keys['step'], 1, None, orders)[0]
   assert _leaves_equal(run(own), run(None))
   assert not _leaves_equal(run(jnp.flip(own, -1)).d_params, run(None).d_params)
+  # A 2-step dispatch can reach a second epoch: one epoch's order is too few.
+  with pytest.raises(ValueError, match=r'need \(2, 96\)'):
+    multi(gan_lib.init_state(gan, keys['init']), data, keys['data'], keys['step'], 2, None, own)
