@@ -19,12 +19,15 @@ from jaxgan import update
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def run(devices, steps):
+def _setup(devices):
   config = runpy.run_path(str(ROOT / 'configs' / 'test.py'))['get_config']()
   gan = gan_lib.make_gan(config)
-  keys = gan_lib.rngs(config.seed)
-  dataset = input_pipeline.load_dataset(config.data)
-  mesh = parallel.make_mesh(devices)
+  return (config, gan, gan_lib.rngs(config.seed), input_pipeline.load_dataset(config.data),
+          parallel.make_mesh(devices))
+
+
+def run(devices, steps):
+  config, gan, keys, dataset, mesh = _setup(devices)
   state, data = jax.device_put(
       (gan_lib.init_state(gan, keys['init']), {'image': dataset.images, 'label': dataset.labels}),
       parallel.replicated(mesh))
@@ -39,11 +42,7 @@ def run(devices, steps):
 def orders_match(devices, dispatches=3):
   """Whether orders drawn beforehand (input_pipeline.EpochOrders) train exactly as orders drawn
   in the step on this mesh: 96 examples, 3 batches an epoch, 2-step dispatches (one crosses)."""
-  config = runpy.run_path(str(ROOT / 'configs' / 'test.py'))['get_config']()
-  gan = gan_lib.make_gan(config)
-  keys = gan_lib.rngs(config.seed)
-  dataset = input_pipeline.load_dataset(config.data)
-  mesh = parallel.make_mesh(devices)
+  config, gan, keys, dataset, mesh = _setup(devices)
   b = config.train.batch_size
   state, data, data_rng = jax.device_put(
       (gan_lib.init_state(gan, keys['init']),
