@@ -119,6 +119,11 @@ def get_config():
   # raise recall, docs/quality.md#continuous-codes). 0 = off; any model.
   config.gan.continuous_codes = 0
   config.gan.continuous_weight = 1.0
+  # Mode seeking (MSGAN, Mao et al. 2019): G also minimises this weight times
+  # 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over pairs of its batch that share
+  # their class or code, so distant latents of one class or code draw different
+  # images; with codes, each pair is drawn in one code. 0 = off (1 in the paper).
+  config.gan.mode_seeking = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'adam'   # 'adam' | 'rmsprop'

@@ -79,6 +79,7 @@ class GAN:
   augment_speed: int = 100_000  # images for ADA's probability to cross [0, 1]
   drop_worst: float = 0.0       # > 0: top-k training of G (losses.top_k_g_loss)
   drop_worst_images: int = DROP_WORST_IMAGES   # G's images over which the dropped share grows
+  mode_seeking: float = 0.0     # > 0: MSGAN's diversity term in G's loss (update._mode_seeking)
   # The numbers the step uses ({name: value}, hyper.py): the fields above keep
   # the switches (> 0: the part is on); a sweep member's traced values replace these.
   hyper: Any = None
@@ -118,6 +119,8 @@ def _validate_gan(g):
     # The default weight is kept in every config; another one asks for codes.
     if g.get(weight, 1.0) != 1.0 and not g.get(setting, 0):
       raise ConfigError(f'gan.{weight} has no effect without {what} (set gan.{setting})')
+  if not g.get('mode_seeking', 0.0) >= 0:   # NaN too
+    raise ConfigError(f'gan.mode_seeking must be >= 0 (0 = off), not {g.mode_seeking}')
   if g.get('drop_worst_images', DROP_WORST_IMAGES) < 1:
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
@@ -164,6 +167,7 @@ def make_gan(config, total_steps=1, sweep=()):
       # Configs saved before top-k training existed train without it.
       drop_worst=g.get('drop_worst', 0.0),
       drop_worst_images=g.get('drop_worst_images', DROP_WORST_IMAGES),
+      mode_seeking=g.get('mode_seeking', 0.0),
       hyper=hyper.values(config), make_txs=make_txs,
       d_loss_at=functools.partial(losses.d_loss_with_label, config.loss))
 

@@ -28,6 +28,7 @@ IN_PROGRAM = {
     'gan.weight_clip': 'weight_clip',
     'gan.real_label': 'real_label',
     'gan.augment_target': 'augment_target',
+    'gan.mode_seeking': 'mode_seeking',
 }
 # Keys whose 0 switches off a part of the state that no value can stand in for
 # (ADA's probability): members of one program keep the same state, so 0 cannot

@@ -137,3 +137,34 @@ def r1_penalty(critic, real):
   """R1 (Mescheder et al. 2018): E[||grad_x D(x)||^2] on real data; weight it by gamma / 2."""
   grads = jax.grad(lambda x: jnp.sum(critic(x)))(real)
   return jnp.mean(_per_example_sq_norm(grads))
+
+
+def pair_halves(x):
+  """(first, second): the batch's pairs (i, i + ceil(B / 2)), i < floor(B / 2).
+
+  Pairs that skip the middle example of an odd batch, so that codes drawn for
+  the first ceil(B / 2) fakes and repeated (update._codes) pair up equal.
+  """
+  n = x.shape[0] // 2
+  return x[:n], x[x.shape[0] - n:]
+
+
+def diversity_ratio(images, z, same):
+  """MSGAN's ratio (Mao et al. 2019): mean |G(z1) - G(z2)| / mean |z1 - z2| over the pairs
+  of `pair_halves` whose discrete input (class or code) is the same, `same` (B // 2,) bool.
+
+  0 when no pair counts. The means run over all of a pair's pixels and latent entries, as
+  the paper's code takes them.
+  """
+  (x1, x2), (z1, z2) = pair_halves(images), pair_halves(z)
+  w = same.astype(images.dtype)
+  d_image = jnp.mean(jnp.abs(x1 - x2), axis=tuple(range(1, images.ndim)))
+  d_z = jnp.mean(jnp.abs(z1 - z2), axis=-1)
+  return jnp.sum(w * d_image) / jnp.maximum(jnp.sum(w * d_z), 1e-12)
+
+
+def mode_seeking_loss(ratio, any_pair, eps=1e-5):
+  """1 / (ratio + eps), which G minimises: samples of one class or code drawn from
+  distant latents are pushed apart, against the collapse of a mode to one image.
+  0 without a pair to compare (`any_pair` false)."""
+  return jnp.where(any_pair, 1.0 / (ratio + eps), 0.0)

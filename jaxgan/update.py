@@ -17,7 +17,7 @@ from jaxgan import models
 from jaxgan import parallel
 
 METRIC_NAMES = ('d_loss', 'g_loss', 'd_real', 'd_fake', 'critic_gap', 'penalty', 'augment_p',
-                'code_loss', 'continuous_loss')
+                'code_loss', 'continuous_loss', 'diversity')
 
 
 def _has_penalty(gan):
@@ -30,7 +30,7 @@ def logged_metrics(gan):
   (they would log a constant)."""
   absent = {'penalty': not _has_penalty(gan),
             'augment_p': not gan.augment, 'code_loss': not gan.num_codes,
-            'continuous_loss': not gan.num_continuous}
+            'continuous_loss': not gan.num_continuous, 'diversity': not gan.mode_seeking}
   return tuple(name for name in METRIC_NAMES if not absent.get(name, False))
 
 
@@ -74,10 +74,30 @@ _CODE_STREAM = 77
 
 
 def _codes(gan, key, shape):
-  """G's categorical codes, uniform over gan.num_codes (None without codes)."""
+  """G's categorical codes (n, B), uniform over gan.num_codes (None without codes).
+
+  With mode seeking the first ceil(B / 2) codes are drawn and repeated, so that every
+  pair of losses.pair_halves shares its code: the term then compares two latents of one
+  code, which is where the codes make G's hand uniform.
+  """
   if not gan.num_codes:
     return None
-  return jax.random.randint(jax.random.fold_in(key, _CODE_STREAM), shape, 0, gan.num_codes)
+  key = jax.random.fold_in(key, _CODE_STREAM)
+  if not gan.mode_seeking:
+    return jax.random.randint(key, shape, 0, gan.num_codes)
+  n, b = shape
+  half = jax.random.randint(key, (n, b - b // 2), 0, gan.num_codes)
+  return jnp.concatenate([half, half], axis=1)[:, :b]
+
+
+def _mode_seeking(gan, fake, z, g_input):
+  """(the mode-seeking term of G's loss, weighted; the diversity ratio it is made of)."""
+  first, second = (jnp.zeros((fake.shape[0] // 2,), jnp.int32),) * 2
+  if g_input is not None:
+    first, second = losses.pair_halves(g_input)
+  same = first == second
+  ratio = losses.diversity_ratio(fake, z, same)
+  return gan.hyper['mode_seeking'] * losses.mode_seeking_loss(ratio, jnp.any(same)), ratio
 
 
 def _code_logits(variables_out):
@@ -254,9 +274,13 @@ def train_step(gan, state, batch, rng):
       loss = losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
     else:
       loss = gan.g_loss_fn(logits)
-    return loss + info, loss
+    total, diversity = loss + info, jnp.zeros(())
+    if gan.mode_seeking:
+      seeking, diversity = _mode_seeking(gan, f, z, c)
+      total += seeking
+    return total, (loss, diversity)
 
-  (_, g_loss), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
+  (_, (g_loss, diversity)), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
@@ -277,7 +301,7 @@ def train_step(gan, state, batch, rng):
         gan.augment_speed)
   new_state = state.replace(step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
                             g_opt_state=g_opt_state, ema_g_params=ema, **adaptive)
-  every = {**metrics, 'g_loss': g_loss, 'augment_p': _augment_p(state)}
+  every = {**metrics, 'g_loss': g_loss, 'augment_p': _augment_p(state), 'diversity': diversity}
   return new_state, {name: every[name] for name in logged_metrics(gan)}
 
 
