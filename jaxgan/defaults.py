@@ -78,6 +78,11 @@ def get_config():
   config.model.num_classes = 10   # a conditional model takes the data set's count
   config.model.label_embedding_dim = 50
   config.model.conditioning = 'projection'   # 'projection' | 'concat'
+  # Self-conditioning (Liu et al. 2020): > 0 conditions an otherwise unconditional G
+  # and D, as a conditional model's labels would, on this many clusters of the
+  # training images (k-means on pixels, drawn once from the seed); G draws each
+  # cluster as often as the data hold it. Needs no labels. 0 = off.
+  config.model.clusters = 0
   config.model.spectral_norm = False         # spectral normalisation of D's layers
 
   # 'non_saturating' | 'minimax' | 'hinge' | 'wasserstein' | 'least_squares'

@@ -66,6 +66,9 @@ class GAN:
   g_loss_fn: Any
   latent_dim: int
   num_classes: int = 0          # > 0: conditional
+  # A self-conditioned model's (model.clusters) training images per cluster: G draws its
+  # clusters in these proportions, and they are not classes a classifier could check.
+  cluster_counts: tuple = ()
   num_codes: int = 0            # > 0: G also takes a categorical code, D's Q head predicts it
   num_continuous: int = 0       # > 0: z's first entries are codes D's Q head regresses
   image_shape: tuple = (28, 28, 1)   # (H, W, C) of G's output and D's input
@@ -156,7 +159,9 @@ def make_gan(config, total_steps=1, sweep=()):
       d_tx=optimizers.make_optimizer(o, o.d_learning_rate, total_steps * g.n_critic),
       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
       image_shape=models.image_shape(config),
-      num_classes=config.model.num_classes if config.model.conditional else 0,
+      num_classes=models.conditioning_classes(config),
+      cluster_counts=(tuple(config.model.get('cluster_counts', ()) or ())
+                      if models.clusters(config) else ()),
       num_codes=models.latent_codes(config),
       num_continuous=models.continuous_codes(config),
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
@@ -176,7 +181,7 @@ def rngs(seed):
   """Independent streams derived from the seed: nothing random lives in the state."""
   root = jax.random.PRNGKey(seed)
   return {name: jax.random.fold_in(root, i)
-          for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval'))}
+          for i, name in enumerate(('init', 'data', 'step', 'sample', 'eval', 'clusters'))}
 
 
 def g_choices(gan):

@@ -237,8 +237,32 @@ def _common(config):
   return dict(kernel_init=_INITS[m.kernel_init], leaky_relu_slope=m.leaky_relu_slope,
               bn_momentum=m.bn_momentum, bn_epsilon=m.bn_epsilon,
               dtype=dtypes[config.train.compute_dtype],
-              num_classes=m.num_classes if m.conditional else 0,
+              num_classes=conditioning_classes(config),
               label_embedding_dim=m.label_embedding_dim)
+
+
+def clusters(config):
+  """model.clusters, checked: 0 (off) or how many clusters of the images (>= 2) condition
+  an otherwise unconditional model (clusters.py)."""
+  # Configs saved before clusters existed train without them.
+  k = config.model.get('clusters', 0)
+  if k == 0:
+    return 0
+  if k < 2:
+    raise ConfigError(f'model.clusters must be 0 (off) or at least 2, not {k}')
+  if config.model.conditional:
+    raise ConfigError('model.clusters conditions the model on clusters of the images in place '
+                      'of labels; set model.conditional=False (or model.clusters=0)')
+  if config.gan.get('latent_codes', 0):
+    raise ConfigError('model.clusters and gan.latent_codes both give G a discrete input; '
+                      'choose one')
+  return k
+
+
+def conditioning_classes(config):
+  """How many classes condition G and D: a conditional model's labels, or the clusters of a
+  self-conditioned one (0: unconditional)."""
+  return config.model.num_classes if config.model.conditional else clusters(config)
 
 
 def latent_codes(config):

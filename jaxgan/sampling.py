@@ -103,8 +103,22 @@ def class_grid_inputs(gan, column_latents):
   return z, labels
 
 
+# The golden ratio's fractional part: its multiples mod 1 spread evenly over [0, 1) in any prefix.
+_GOLDEN = 0.6180339887498949
+
+
 def cycled_labels(gan, n):
-  """n labels (or codes) asking for every class in turn, so frequencies are as equal as n allows."""
+  """n labels (or codes) asking for every class in turn, so frequencies are as equal as n allows.
+
+  A self-conditioned model's clusters come as often as the training images hold them
+  (to within a few draws for any n), interleaved: the i-th is where (i * golden ratio) mod 1
+  falls among the clusters' cumulative shares.
+  """
+  if gan.cluster_counts:
+    counts = np.asarray(gan.cluster_counts, np.float64)
+    edges = np.cumsum(counts) / counts.sum()
+    where = np.searchsorted(edges, (np.arange(n) * _GOLDEN) % 1.0, side='right')
+    return jnp.asarray(np.minimum(where, len(counts) - 1), jnp.int32)
   return jnp.arange(n, dtype=jnp.int32) % gan_lib.g_choices(gan)
 
 
@@ -113,7 +127,8 @@ def generate(draw, gan, num, rng, batch_size=500):
 
   A conditional model is asked for every class in turn, so the classes are
   balanced; a code model draws every code in turn, as often as uniform codes
-  would on average (its codes are not labels: None is returned for them).
+  would on average, and a self-conditioned one its clusters as often as the data
+  hold them (codes and clusters are not labels: None is returned for them).
   """
   out = []
   labels = None
@@ -122,7 +137,7 @@ def generate(draw, gan, num, rng, batch_size=500):
   for i in range(0, num, batch_size):
     z = jax.random.normal(jax.random.fold_in(rng, i), (batch_size, gan.latent_dim))
     out.append(draw(z, None if labels is None else labels[i:i + batch_size]))
-  asked = labels[:num] if gan.num_classes else None
+  asked = labels[:num] if gan.num_classes and not gan.cluster_counts else None
   return jnp.concatenate(out)[:num], asked
 
 
@@ -222,7 +237,8 @@ def check_label(run, label):
                       'label')
   count = gan_lib.g_choices(run.gan)
   if not 0 <= label < count:
-    what = ' (the model\'s codes)' if run.gan.num_codes else ''
+    what = (' (the model\'s codes)' if run.gan.num_codes else
+            ' (the model\'s clusters)' if run.gan.cluster_counts else '')
     raise JaxganError(f'--label must be in 0..{count - 1}{what}, not {label}')
 
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpointing
+from jaxgan import clusters
 from jaxgan import files
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -320,11 +321,13 @@ def _train(config, grid, workdir, watch, stop, on_checkpoint, progress):
   # Every process streams, or none: device memory may differ between hosts.
   streamed = bool(parallel.agree([input_pipeline.feed_of(config.data, dataset) == 'stream'])[0])
   config = input_pipeline.with_data_shape(config, dataset)
-  _check_resumable(config, workdir)
   full_dataset = dataset
   # Real images D never trains on: its output on them beside its output on
   # training images says whether it memorises (logged as d_heldout / d_train).
   dataset, heldout = input_pipeline.split_heldout(dataset, config.data.get('heldout', 0))
+  # A self-conditioned model trains on its clusters as labels; the evaluator keeps the data's.
+  dataset, heldout, config = clusters.self_condition(config, dataset, heldout)
+  _check_resumable(config, workdir)
   num_examples, t = len(dataset.images), config.train
   total = total_steps(config, num_examples)
   gan = gan_lib.make_gan(config, total, sweep=grid)

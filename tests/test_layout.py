@@ -18,7 +18,7 @@ LAYERS = [
     ('input_pipeline', 'sweep_report'),
     ('checkpointing', 'models', 'streaming'),
     ('gan', 'quality.metrics'),
-    ('update', 'sampling', 'quality.features'),
+    ('update', 'sampling', 'clusters', 'quality.features'),
     ('quality.evaluator',),
     ('run_dir', 'scoring'),
     ('train',),

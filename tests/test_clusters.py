@@ -1,0 +1,139 @@
+"""Self-conditioning (model.clusters): k-means clusters of the training images condition G and
+D as labels would; G draws the clusters as often as the data hold them."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import resume_from_step_2
+from jaxgan import clusters
+from jaxgan import fingerprint
+from jaxgan import gan as gan_lib
+from jaxgan import input_pipeline
+from jaxgan import sample
+from jaxgan import sampling
+from jaxgan import train
+from jaxgan.errors import ConfigError, JaxganError
+
+
+def _blobs():
+  """Three tight, far-apart blobs in 2-D: (points, blob of each point)."""
+  rng = np.random.default_rng(0)
+  centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+  truth = np.repeat(np.arange(3), [20, 30, 50])
+  return (centres[truth] + rng.normal(0, 0.3, (100, 2))).astype(np.float32), truth
+
+
+def test_kmeans_finds_separated_blobs_and_their_means():
+  x, truth = _blobs()
+  centroids = clusters.kmeans(jnp.asarray(x), 3, jax.random.PRNGKey(1))
+  found = clusters.assign(x, centroids)
+  # The same partition up to the clusters' names...
+  assert len({(int(t), int(f)) for t, f in zip(truth, found)}) == 3
+  # ...and each centroid the mean of its points.
+  for j in range(3):
+    np.testing.assert_allclose(centroids[j], x[found == j].mean(0), atol=1e-5)
+
+
+def test_kmeans_ends_at_a_fixed_point_of_lloyds_steps_and_is_deterministic():
+  x = np.random.default_rng(1).normal(size=(300, 5)).astype(np.float32)
+  key = jax.random.PRNGKey(2)
+  centroids = np.asarray(clusters.kmeans(jnp.asarray(x), 4, key, iterations=100))
+  found = clusters.assign(x, centroids)
+  distances = ((x[:, None] - centroids[None]) ** 2).sum(-1)
+  np.testing.assert_array_equal(found, distances.argmin(1))
+  for j in range(4):
+    np.testing.assert_allclose(centroids[j], x[found == j].mean(0), atol=1e-5)
+  np.testing.assert_array_equal(centroids, clusters.kmeans(jnp.asarray(x), 4, key, 100))
+
+
+def _dataset(config):
+  return input_pipeline.load_dataset(config.data)
+
+
+def test_self_condition_labels_the_images_by_cluster_and_records_the_sizes(config):
+  config.model.clusters = 3
+  full = _dataset(config)
+  dataset, heldout = input_pipeline.split_heldout(full, 50)
+  out, held, derived = clusters.self_condition(config, dataset, heldout)
+  np.testing.assert_array_equal(out.images, dataset.images)
+  assert out.num_classes == 3 and set(np.unique(out.labels)) == {0, 1, 2}
+  assert list(derived.model.cluster_counts) == np.bincount(out.labels, minlength=3).tolist()
+  assert sum(derived.model.cluster_counts) == len(dataset.images)
+  # The clusters are k-means' of the training images, drawn with the seed's stream.
+  centroids, want = clusters.fit(dataset.images, 3, gan_lib.rngs(config.seed)['clusters'])
+  np.testing.assert_array_equal(out.labels, want)
+  # Held-out images take their nearest cluster.
+  pixels = np.asarray(input_pipeline.to_pixels(jnp.asarray(heldout.images))).reshape(50, -1)
+  nearest = ((pixels[:, None] - np.asarray(centroids)[None]) ** 2).sum(-1).argmin(1)
+  np.testing.assert_array_equal(held.labels, nearest)
+  # Without clusters nothing changes.
+  config.model.clusters = 0
+  assert clusters.self_condition(config, dataset, heldout) == (dataset, heldout, config)
+
+
+def test_a_self_conditioned_gan_draws_clusters_as_often_as_the_data_hold_them(config):
+  config.model.clusters = 3
+  config.model.cluster_counts = (100, 300, 600)
+  gan = gan_lib.make_gan(config)
+  assert gan.num_classes == 3
+  labels = np.asarray(sampling.cycled_labels(gan, 1000))
+  assert np.abs(np.bincount(labels, minlength=3) - [100, 300, 600]).max() <= 2
+  assert len(set(labels[:5].tolist())) >= 2   # interleaved, not in blocks
+  # They are clusters, not classes: no label accuracy is asked for.
+  draw = lambda z, y: jnp.zeros((len(z), 28, 28, 1))
+  _, asked = sampling.generate(draw, gan, 20, jax.random.PRNGKey(0), batch_size=10)
+  assert asked is None
+  # A conditional model is still asked for every class in turn.
+  config.model.clusters = 0
+  config.model.conditional = True
+  assert sampling.cycled_labels(gan_lib.make_gan(config), 5).tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'model.clusters': 1}, 'model.clusters must be 0 .off. or at least 2'),
+    ({'model.clusters': 3, 'model.conditional': True}, 'in place of labels'),
+    ({'model.clusters': 3, 'gan.latent_codes': 4}, 'choose one'),
+])
+def test_bad_cluster_settings_are_one_clear_error(config, changes, message):
+  for key, value in changes.items():
+    section, leaf = key.split('.')
+    config[section][leaf] = value
+  with pytest.raises(ConfigError, match=message):
+    gan_lib.make_gan(config)
+
+
+def test_more_clusters_than_images_is_one_clear_error(config):
+  config.model.clusters = 10_000
+  with pytest.raises(ConfigError, match='more than the'):
+    clusters.self_condition(config, _dataset(config), None)
+
+
+def test_a_self_conditioned_run_trains_on_its_clusters_resumes_bit_exactly_and_samples(
+    config, tmp_path):
+  config.model.clusters = 3
+  config.train.num_samples = 6
+  config.train.checkpoint_steps = (2,)
+  train.train_and_evaluate(config, tmp_path)
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  assert saved['model']['clusters'] == 3 and sum(saved['model']['cluster_counts']) == len(
+      _dataset(config).images)
+  # One grid row per cluster, 2 latents each.
+  grid = np.asarray(Image.open(tmp_path / 'samples' / 'step_0000008.png'))
+  assert grid.shape[:2] == ((3 * 30 + 2) * 4, (2 * 30 + 2) * 4)
+  resumed, final = resume_from_step_2(config, tmp_path)
+  assert fingerprint.read(resumed)[-1] == fingerprint.read(tmp_path)[-1]
+  assert int(final.step) == 8
+  run = sampling.load_run(tmp_path)
+  assert run.conditional and run.gan.cluster_counts == tuple(saved['model']['cluster_counts'])
+  assert sample.produce(tmp_path, 'latest', 6, 2, 0, None, tmp_path / 'two.png') == (6, 28, 28, 1)
+  with pytest.raises(JaxganError, match=r"--label must be in 0..2 \(the model's clusters\)"):
+    sample.produce(tmp_path, 'latest', 6, 3, 0, None, tmp_path / 'x.png')
+  # A resume whose clusters come out otherwise (here: another number of them) is refused.
+  config.model.clusters = 4
+  config.train.num_steps = 10
+  with pytest.raises(JaxganError, match='different architecture'):
+    train.train_and_evaluate(config, tmp_path)
