@@ -333,6 +333,10 @@ def check_compatible(saved, config, workdir):
     codes = tuple(c.gan.get(key, 0) for c in (saved, config))
     if codes[0] != codes[1]:
       diffs[f'gan.{key}'] = codes
+  if diffs.keys() & {'model.cluster_counts', 'model.cluster_digest'} and 'model.clusters' not in diffs:
+    raise JaxganError(f'{workdir} holds a run trained on other clusters than k-means finds now '
+                      '(other images, or another machine\'s arithmetic); resume it where and on '
+                      'what it started, or start a new --workdir')
   if diffs:
     raise JaxganError(f'{workdir} holds a run with a different architecture ({_describe(diffs)}); '
                       'resume it with its own config or start a new --workdir')
@@ -351,6 +355,8 @@ def _flat(config):
   # No shape (a config from before the data decided it, or not yet resolved) builds
   # the tutorial's 28x28x1 models: the same architecture as that shape stated.
   out['model.image_shape'] = out.get('model.image_shape') or list(defaults.TUTORIAL_SHAPE)
+  # A config saved before self-conditioning existed trained without it.
+  out.setdefault('model.clusters', 0)
   return out
 
 

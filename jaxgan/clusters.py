@@ -15,6 +15,7 @@ runs, with JAX's keys.
 """
 import dataclasses
 import functools
+import hashlib
 import logging
 
 import jax
@@ -34,9 +35,14 @@ ITERATIONS = 30
 _CHUNK = 4096
 
 
+# Full float32 products: TF32 or bfloat16 passes (GPUs, TPUs) would move points across
+# cluster borders, and a run must find the same clusters wherever it resumes.
+_dot = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
+
+
 def _sq_distances(x, centroids):
   """(N, K) squared Euclidean distances, as |x|^2 - 2 x.c + |c|^2 (clipped at 0)."""
-  return jnp.maximum(jnp.sum(x * x, 1)[:, None] - 2.0 * x @ centroids.T
+  return jnp.maximum(jnp.sum(x * x, 1)[:, None] - 2.0 * _dot(x, centroids.T)
                      + jnp.sum(centroids * centroids, 1)[None], 0.0)
 
 
@@ -64,7 +70,7 @@ def kmeans(x, k, key, iterations=ITERATIONS):
   def lloyd(_, centroids):
     member = jax.nn.one_hot(jnp.argmin(_sq_distances(x, centroids), 1), k, dtype=x.dtype)
     counts = member.sum(0)[:, None]
-    return jnp.where(counts > 0, (member.T @ x) / jnp.maximum(counts, 1.0), centroids)
+    return jnp.where(counts > 0, _dot(member.T, x) / jnp.maximum(counts, 1.0), centroids)
 
   return jax.lax.fori_loop(0, iterations, lloyd, centroids)
 
@@ -72,15 +78,16 @@ def kmeans(x, k, key, iterations=ITERATIONS):
 _nearest = jax.jit(lambda x, centroids: jnp.argmin(_sq_distances(x, centroids), 1))
 
 
-def assign(x, centroids):
-  """The nearest centroid of each row of x, int32 (N,), in chunks."""
-  return np.concatenate([np.asarray(_nearest(jnp.asarray(x[i:i + _CHUNK]), centroids))
-                         for i in range(0, len(x), _CHUNK)]).astype(np.int32)
-
-
 def _flat_pixels(images):
   """uint8 (N, H, W, C) -> float32 (N, H*W*C) in [-1, 1], the values G draws."""
-  return np.asarray(input_pipeline.to_pixels(jnp.asarray(images))).reshape(len(images), -1)
+  return jnp.reshape(input_pipeline.to_pixels(jnp.asarray(images)), (len(images), -1))
+
+
+def assign(images, centroids):
+  """The nearest centroid of each uint8 image's pixels, int32 (N,), a chunk at a time (the
+  whole set as float32 may not fit where its uint8 does)."""
+  return np.concatenate([np.asarray(_nearest(_flat_pixels(images[i:i + _CHUNK]), centroids))
+                         for i in range(0, len(images), _CHUNK)]).astype(np.int32)
 
 
 def fit(images, k, key):
@@ -92,8 +99,8 @@ def fit(images, k, key):
   n = len(images)
   pick = (np.sort(np.asarray(jax.random.permutation(pick_key, n)[:FIT_IMAGES]))
           if n > FIT_IMAGES else np.arange(n))
-  centroids = kmeans(jnp.asarray(_flat_pixels(images[pick])), k, fit_key)
-  return centroids, assign(_flat_pixels(images), centroids)
+  centroids = kmeans(_flat_pixels(images[pick]), k, fit_key)
+  return centroids, assign(images, centroids)
 
 
 def self_condition(config, dataset, heldout):
@@ -101,8 +108,10 @@ def self_condition(config, dataset, heldout):
 
   The training images are clustered (key: the seed's 'clusters' stream); held-out
   images get their nearest cluster. The config records each cluster's size as
-  model.cluster_counts, with which G draws the clusters when it samples (a resumed
-  run refuses clusters of other sizes: they would not be the ones it trained on).
+  model.cluster_counts, with which G draws the clusters when it samples, and a digest of
+  the assignment as model.cluster_digest (a resumed run refuses other clusters: they would
+  not be the ones it trained on). A population's members share the clusters of
+  config.seed, the first member's.
   Without clusters, all three come back as they were.
   """
   k = models.clusters(config)
@@ -115,12 +124,17 @@ def self_condition(config, dataset, heldout):
   counts = np.bincount(labels, minlength=k)
   log.info('self-conditioning on %d clusters of the %d training images (k-means on pixels); '
            'sizes %d to %d', k, len(labels), counts.min(), counts.max())
+  if not counts.min():
+    log.warning('%d of the %d clusters hold no image (fewer distinct images than clusters?): '
+                'G never draws them; fewer model.clusters would do', (counts == 0).sum(), k)
   relabel = lambda ds, y: dataclasses.replace(ds, labels=y, num_classes=k,
                                               description=f'{ds.description}, {k} clusters')
   dataset = relabel(dataset, labels)
   if heldout is not None:
-    heldout = relabel(heldout, assign(_flat_pixels(heldout.images), centroids))
+    heldout = relabel(heldout, assign(heldout.images, centroids))
   config = config.copy_and_resolve_references()
   with config.unlocked():
     config.model.cluster_counts = tuple(int(c) for c in counts)
+    # Which image is in which cluster, in a few characters: a resume compares it.
+    config.model.cluster_digest = hashlib.sha256(labels.tobytes()).hexdigest()[:16]
   return dataset, heldout, config

@@ -128,6 +128,21 @@ def _validate_gan(g):
     raise ConfigError(f'gan.drop_worst_images must be at least 1, not {g.drop_worst_images}')
 
 
+def _cluster_counts(config):
+  """A self-conditioned model's training images per cluster (model.cluster_counts, which
+  the trainer sets); equal counts before it has; () without clusters."""
+  k = models.clusters(config)
+  if not k:
+    return ()
+  counts = tuple(int(c) for c in (config.model.get('cluster_counts', ()) or ()))
+  if not counts:
+    return (1,) * k
+  if len(counts) != k or min(counts) < 0 or not sum(counts):
+    raise ConfigError(f'model.cluster_counts {counts} does not fit model.clusters={k}: it is '
+                      'the trainer\'s record of the clusters\' sizes, not a setting')
+  return counts
+
+
 def validate(config):
   """Checks the gan.*, optimizer.* and loss settings; returns the loss pair."""
   _validate_gan(config.gan)
@@ -160,8 +175,7 @@ def make_gan(config, total_steps=1, sweep=()):
       d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn, latent_dim=config.model.latent_dim,
       image_shape=models.image_shape(config),
       num_classes=models.conditioning_classes(config),
-      cluster_counts=(tuple(config.model.get('cluster_counts', ()) or ())
-                      if models.clusters(config) else ()),
+      cluster_counts=_cluster_counts(config),
       num_codes=models.latent_codes(config),
       num_continuous=models.continuous_codes(config),
       n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,

@@ -11,7 +11,9 @@ interpolation (STEPS frames between each of 4 waypoints, 16 by default), of
 --label (class 0 by default) for a conditional model. .npz from a conditional
 model without --label cycles through the classes. A model trained with
 categorical codes (gan.latent_codes) draws as a conditional one, its codes in
-place of classes: the .png grid has one row per code. --vary I (a model trained
+place of classes: the .png grid has one row per code; so does a self-conditioned
+one (model.clusters), one row per cluster, its .npz drawing the clusters as often as
+the training images hold them. --vary I (a model trained
 with gan.continuous_codes) draws continuous code I from -2 to 2 across each row,
 all else fixed: one row per class or categorical code with the same latent, or 8
 latents (unconditional, or with --label); --num // rows columns, at least 2 (.png
@@ -35,8 +37,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'A trained run.')
 flags.DEFINE_string('checkpoint', 'latest', 'best, latest, or a step number.')
 flags.DEFINE_integer('num', 64, 'Number of samples.')
-flags.DEFINE_integer('label', None, 'Class to draw (conditional models), or code '
-                     '(models trained with gan.latent_codes).')
+flags.DEFINE_integer('label', None, 'Class to draw (conditional models), code (models '
+                     'trained with gan.latent_codes) or cluster (model.clusters).')
 flags.DEFINE_integer('seed', 0, 'Seed of the latents.')
 flags.DEFINE_integer('interpolate', None, 'Frames between waypoints of a latent walk.')
 flags.DEFINE_integer('vary', None, 'Continuous code to draw from -2 to 2 across each row '

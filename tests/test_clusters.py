@@ -19,6 +19,11 @@ from jaxgan import train
 from jaxgan.errors import ConfigError, JaxganError
 
 
+def _nearest(x, centroids):
+  """Each row's nearest centroid, by NumPy."""
+  return ((x[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+
+
 def _blobs():
   """Three tight, far-apart blobs in 2-D: (points, blob of each point)."""
   rng = np.random.default_rng(0)
@@ -29,10 +34,10 @@ def _blobs():
 
 def test_kmeans_finds_separated_blobs_and_their_means():
   x, truth = _blobs()
-  centroids = clusters.kmeans(jnp.asarray(x), 3, jax.random.PRNGKey(1))
-  found = clusters.assign(x, centroids)
+  centroids = np.asarray(clusters.kmeans(jnp.asarray(x), 3, jax.random.PRNGKey(1)))
+  found = _nearest(x, centroids)
   # The same partition up to the clusters' names...
-  assert len({(int(t), int(f)) for t, f in zip(truth, found)}) == 3
+  assert len({(int(t), int(f)) for t, f in zip(truth, found)}) == 3 and len(set(found)) == 3
   # ...and each centroid the mean of its points.
   for j in range(3):
     np.testing.assert_allclose(centroids[j], x[found == j].mean(0), atol=1e-5)
@@ -42,9 +47,7 @@ def test_kmeans_ends_at_a_fixed_point_of_lloyds_steps_and_is_deterministic():
   x = np.random.default_rng(1).normal(size=(300, 5)).astype(np.float32)
   key = jax.random.PRNGKey(2)
   centroids = np.asarray(clusters.kmeans(jnp.asarray(x), 4, key, iterations=100))
-  found = clusters.assign(x, centroids)
-  distances = ((x[:, None] - centroids[None]) ** 2).sum(-1)
-  np.testing.assert_array_equal(found, distances.argmin(1))
+  found = _nearest(x, centroids)
   for j in range(4):
     np.testing.assert_allclose(centroids[j], x[found == j].mean(0), atol=1e-5)
   np.testing.assert_array_equal(centroids, clusters.kmeans(jnp.asarray(x), 4, key, 100))
@@ -62,14 +65,15 @@ def test_self_condition_labels_the_images_by_cluster_and_records_the_sizes(confi
   np.testing.assert_array_equal(out.images, dataset.images)
   assert out.num_classes == 3 and set(np.unique(out.labels)) == {0, 1, 2}
   assert list(derived.model.cluster_counts) == np.bincount(out.labels, minlength=3).tolist()
+  assert min(derived.model.cluster_counts) > 0
   assert sum(derived.model.cluster_counts) == len(dataset.images)
-  # The clusters are k-means' of the training images, drawn with the seed's stream.
-  centroids, want = clusters.fit(dataset.images, 3, gan_lib.rngs(config.seed)['clusters'])
-  np.testing.assert_array_equal(out.labels, want)
-  # Held-out images take their nearest cluster.
-  pixels = np.asarray(input_pipeline.to_pixels(jnp.asarray(heldout.images))).reshape(50, -1)
-  nearest = ((pixels[:, None] - np.asarray(centroids)[None]) ** 2).sum(-1).argmin(1)
-  np.testing.assert_array_equal(held.labels, nearest)
+  # Each image is in the cluster of its nearest centroid, those of k-means on the training
+  # images with the seed's stream; held-out images too.
+  centroids, _ = clusters.fit(dataset.images, 3, gan_lib.rngs(config.seed)['clusters'])
+  pixels = lambda ds: np.asarray(input_pipeline.to_pixels(jnp.asarray(ds.images))).reshape(
+      len(ds.images), -1)
+  np.testing.assert_array_equal(out.labels, _nearest(pixels(dataset), np.asarray(centroids)))
+  np.testing.assert_array_equal(held.labels, _nearest(pixels(heldout), np.asarray(centroids)))
   # Without clusters nothing changes.
   config.model.clusters = 0
   assert clusters.self_condition(config, dataset, heldout) == (dataset, heldout, config)
@@ -132,8 +136,34 @@ def test_a_self_conditioned_run_trains_on_its_clusters_resumes_bit_exactly_and_s
   assert sample.produce(tmp_path, 'latest', 6, 2, 0, None, tmp_path / 'two.png') == (6, 28, 28, 1)
   with pytest.raises(JaxganError, match=r"--label must be in 0..2 \(the model's clusters\)"):
     sample.produce(tmp_path, 'latest', 6, 3, 0, None, tmp_path / 'x.png')
-  # A resume whose clusters come out otherwise (here: another number of them) is refused.
-  config.model.clusters = 4
+  # A resume on clusters other than the run's is refused: as k-means would find them on
+  # other arithmetic (the record differs), or another number of them.
   config.train.num_steps = 10
-  with pytest.raises(JaxganError, match='different architecture'):
+  path = tmp_path / 'config.json'
+  record = json.loads(path.read_text())
+  record['model']['cluster_digest'] = '0' * 16
+  path.write_text(json.dumps(record))
+  with pytest.raises(JaxganError, match='trained on other clusters than k-means finds now'):
     train.train_and_evaluate(config, tmp_path)
+  config.model.clusters = 4
+  with pytest.raises(JaxganError, match=r'different architecture \(model.cluster_counts'):
+    train.train_and_evaluate(config, tmp_path)
+
+
+def test_a_run_saved_before_clusters_existed_resumes(config, tmp_path):
+  config.train.num_steps = 2
+  train.train_and_evaluate(config, tmp_path)
+  path = tmp_path / 'config.json'
+  record = json.loads(path.read_text())
+  del record['model']['clusters']
+  path.write_text(json.dumps(record))
+  config.train.num_steps = 4
+  assert int(train.train_and_evaluate(config, tmp_path).step) == 4
+
+
+def test_cluster_sizes_that_do_not_fit_the_clusters_are_one_clear_error(config):
+  config.model.clusters = 3
+  assert gan_lib.make_gan(config).cluster_counts == (1, 1, 1)   # before the trainer set them
+  config.model.cluster_counts = (5, 5)
+  with pytest.raises(ConfigError, match='does not fit model.clusters=3'):
+    gan_lib.make_gan(config)
