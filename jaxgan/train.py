@@ -20,6 +20,7 @@ from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
 from jaxgan import hyper
 from jaxgan import input_pipeline
+from jaxgan import models
 from jaxgan import optimizers
 from jaxgan import parallel
 from jaxgan import preemption
@@ -56,6 +57,9 @@ def _validate(config):
     raise ConfigError(f'train.checkpoint_minutes must be >= 0 (0 = off), not {t.checkpoint_minutes}')
   if t.num_steps < 0 or (t.num_steps == 0 and t.num_epochs < 1):
     raise ConfigError('set train.num_steps > 0 or train.num_epochs >= 1')
+  # The model's and the GAN's settings too, before anything is written or loaded.
+  models.clusters(config)
+  gan_lib.validate(config)
   points = hyper.points(hyper.parse(config.get('sweep', ''), config))
   # Every point's values, before anything is written or loaded.
   for point in points:

@@ -167,3 +167,10 @@ def test_cluster_sizes_that_do_not_fit_the_clusters_are_one_clear_error(config):
   config.model.cluster_counts = (5, 5)
   with pytest.raises(ConfigError, match='does not fit model.clusters=3'):
     gan_lib.make_gan(config)
+
+
+def test_bad_cluster_settings_are_refused_before_the_workdir_is_made(config, tmp_path):
+  config.model.clusters = 1
+  with pytest.raises(ConfigError, match='model.clusters must be 0'):
+    train.train_and_evaluate(config, tmp_path / 'run')
+  assert not (tmp_path / 'run').exists()

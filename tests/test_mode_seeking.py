@@ -11,6 +11,7 @@ import pytest
 from jaxgan import gan as gan_lib
 from jaxgan import input_pipeline
 from jaxgan import losses
+from jaxgan import train
 from jaxgan import update
 from jaxgan.errors import ConfigError
 
@@ -166,3 +167,10 @@ def test_off_logs_no_diversity(config):
 def test_a_negative_weight_is_one_clear_error(config, value):
   with pytest.raises(ConfigError, match='gan.mode_seeking must be >= 0'):
     gan_lib.make_gan(_mlp_config(config, weight=value))
+
+
+def test_a_bad_weight_is_refused_before_the_workdir_is_made(config, tmp_path):
+  config.gan.mode_seeking = -1.0
+  with pytest.raises(ConfigError, match='gan.mode_seeking must be >= 0'):
+    train.train_and_evaluate(config, tmp_path / 'run')
+  assert not (tmp_path / 'run').exists()
