@@ -241,19 +241,28 @@ def _common(config):
               label_embedding_dim=m.label_embedding_dim)
 
 
-def clusters(config):
-  """model.clusters, checked: 0 (off) or how many clusters of the images (>= 2) condition
-  an otherwise unconditional model (clusters.py)."""
-  # Configs saved before clusters existed train without them.
-  k = config.model.get('clusters', 0)
+def _discrete_input(config, key, conditional_error):
+  """The count `key` ('section.name') names, checked: 0 (off) or at least 2, and only for an
+  unconditional model (`conditional_error` otherwise)."""
+  section, name = key.split('.')
+  # Configs saved before the key existed train without it.
+  k = config[section].get(name, 0)
   if k == 0:
     return 0
   if k < 2:
-    raise ConfigError(f'model.clusters must be 0 (off) or at least 2, not {k}')
+    raise ConfigError(f'{key} must be 0 (off) or at least 2, not {k}')
   if config.model.conditional:
-    raise ConfigError('model.clusters conditions the model on clusters of the images in place '
+    raise ConfigError(conditional_error)
+  return k
+
+
+def clusters(config):
+  """model.clusters, checked: 0 (off) or how many clusters of the images condition an
+  otherwise unconditional model (clusters.py)."""
+  k = _discrete_input(config, 'model.clusters',
+                      'model.clusters conditions the model on clusters of the images in place '
                       'of labels; set model.conditional=False (or model.clusters=0)')
-  if config.gan.get('latent_codes', 0):
+  if k and config.gan.get('latent_codes', 0):
     raise ConfigError('model.clusters and gan.latent_codes both give G a discrete input; '
                       'choose one')
   return k
@@ -267,17 +276,10 @@ def conditioning_classes(config):
 
 def latent_codes(config):
   """gan.latent_codes, checked: 0 (off) or the number (>= 2) of an unconditional G's codes."""
-  # Configs saved before codes existed train without them.
-  k = config.gan.get('latent_codes', 0)
-  if k == 0:
-    return 0
-  if k < 2:
-    raise ConfigError(f'gan.latent_codes must be 0 (off) or at least 2, not {k}')
-  if config.model.conditional:
-    raise ConfigError('gan.latent_codes is for an unconditional model; a conditional one '
-                      'already draws from a label (set model.conditional=False or '
-                      'gan.latent_codes=0)')
-  return k
+  return _discrete_input(config, 'gan.latent_codes',
+                         'gan.latent_codes is for an unconditional model; a conditional one '
+                         'already draws from a label (set model.conditional=False or '
+                         'gan.latent_codes=0)')
 
 
 def continuous_codes(config):

@@ -31,3 +31,10 @@ def resume_from_step_2(config, workdir, num_steps=8):
   train.train_and_evaluate(config, resumed)
   config.train.num_steps = num_steps
   return resumed, train.train_and_evaluate(config, resumed)
+
+
+def set_keys(config, changes):
+  """Sets {'section.name': value, ...} in config."""
+  for key, value in changes.items():
+    section, name = key.split('.')
+    config[section][name] = value

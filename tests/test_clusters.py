@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import resume_from_step_2
+from helpers import resume_from_step_2, set_keys
 from jaxgan import clusters
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -103,9 +103,7 @@ def test_a_self_conditioned_gan_draws_clusters_as_often_as_the_data_hold_them(co
     ({'model.clusters': 3, 'gan.latent_codes': 4}, 'choose one'),
 ])
 def test_bad_cluster_settings_are_one_clear_error(config, changes, message):
-  for key, value in changes.items():
-    section, leaf = key.split('.')
-    config[section][leaf] = value
+  set_keys(config, changes)
   with pytest.raises(ConfigError, match=message):
     gan_lib.make_gan(config)
 

@@ -11,7 +11,7 @@ import pytest
 
 from PIL import Image
 
-from helpers import resume_from_step_2
+from helpers import resume_from_step_2, set_keys
 from jaxgan import checkpointing
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -280,9 +280,7 @@ def test_a_code_model_samples_every_code_and_reports_no_labels(config):
     ({'gan.continuous_weight': 0.5}, 'continuous_weight has no effect without continuous codes'),
 ])
 def test_bad_code_settings_are_one_clear_error(config, changes, message):
-  for key, value in changes.items():
-    group, name = key.split('.')
-    config[group][name] = value
+  set_keys(config, changes)
   with pytest.raises(JaxganError, match=message):
     gan_lib.make_gan(config)
 
