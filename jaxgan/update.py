@@ -92,10 +92,11 @@ def _codes(gan, key, shape):
 
 def _mode_seeking(gan, fake, z, g_input):
   """(the mode-seeking term of G's loss, weighted; the diversity ratio it is made of)."""
-  first, second = (jnp.zeros((fake.shape[0] // 2,), jnp.int32),) * 2
-  if g_input is not None:
+  if g_input is None:
+    same = jnp.ones((fake.shape[0] // 2,), bool)
+  else:
     first, second = losses.pair_halves(g_input)
-  same = first == second
+    same = first == second
   ratio = losses.diversity_ratio(fake, z, same)
   return gan.hyper['mode_seeking'] * losses.mode_seeking_loss(ratio, jnp.any(same)), ratio
 

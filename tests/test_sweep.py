@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from helpers import ROOT, load_config, repro
+from helpers import ROOT, load_config, repro, set_keys
 from jaxgan import checkpointing
 from jaxgan import fingerprint
 from jaxgan import gan as gan_lib
@@ -222,9 +222,7 @@ def test_the_groups_cover_every_sweepable_key():
 def test_every_sweepable_key_reaches_its_member(config, group):
   """Two members of one program, 3 steps: each is its values trained alone (0 as off)."""
   changes, keys = _GROUPS[group]
-  for k, v in changes.items():
-    section, leaf = k.split('.')
-    config[section][leaf] = v
+  set_keys(config, changes)
   config.optimizer.eps = 1e-4   # as in _config: no amplified last bits
   config.optimizer.d_learning_rate = 1e-3
   data, rngs = _data(config), gan_lib.rngs(config.seed)
