@@ -157,7 +157,8 @@ def time_jaxgan(config, steps, num_examples, profile_dir, members=1):
   batch_size = config.train.batch_size
   data = {'image': jax.random.randint(data_key, (num_examples,) + gan.image_shape, 0, 256
                                       ).astype(jnp.uint8),
-          'label': jax.random.randint(data_key, (num_examples,), 0, 10)}
+          # Every class (or cluster) a conditional model takes.
+          'label': jax.random.randint(data_key, (num_examples,), 0, max(gan.num_classes, 1))}
   mesh = parallel.make_mesh()
   streamed = config.data.feed == 'stream'
   multi_step = update.make_train_chunk(gan, batch_size, mesh, members, config.train.members_as,

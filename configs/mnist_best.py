@@ -40,6 +40,7 @@ def get_config():
   config.train.eval_every = 750
   config.train.checkpoint_every = 750
   config.eval.num_samples = 5000
+  config.model.clusters = 0       # codes instead; the two do not combine
   config.gan.latent_codes = 10
   config.train.num_samples = 80   # grids of 10 rows (one per code) x 8 latents
   return config

@@ -19,6 +19,14 @@ What differs from the tutorial (configs/mnist.py), and why:
 - an EMA of G's weights (0.999, warmed up), drawn with BatchNorm statistics recomputed for
   those weights (eval.batch_norm='recomputed'): the running averages belong to the raw
   weights and make the average draw worse (docs/quality.md#how-g-draws).
+- self-conditioning (Liu et al. 2020) on 20 k-means clusters of the training images'
+  pixels (model.clusters): G and D are conditioned on an image's cluster as a conditional
+  model is on its label, so D judges each fake against the real images of its cluster
+  and G blends digits less. Over three seeds at 5,000 samples the FID fell from 8.0x the
+  floor to 5.0x (every seed under 5.2x), precision rose from 0.63 to 0.84 and recall fell
+  from 0.88 to 0.80; 10 clusters gave 5.8x with one seed at 7.0x, their clusters mixing
+  more digits (docs/quality.md#self-conditioning-on-clusters).
+- grids of 80: one row per cluster, four latents across.
 - 3,000 steps, scored every 500.
 """
 from jaxgan import defaults
@@ -41,9 +49,11 @@ def get_config():
   config.optimizer.b2 = 0.99
   config.gan.ema_decay = 0.999
   config.eval.batch_norm = 'recomputed'
+  config.model.clusters = 20
   config.train.batch_size = 64
   config.train.num_steps = 3000
   config.train.eval_every = 500
   config.train.checkpoint_every = 500
   config.train.log_every = 100
+  config.train.num_samples = 80
   return config
