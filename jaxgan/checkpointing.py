@@ -335,11 +335,33 @@ def check_compatible(saved, config, workdir):
       diffs[f'gan.{key}'] = codes
   if diffs.keys() & {'model.cluster_counts', 'model.cluster_digest'} and 'model.clusters' not in diffs:
     raise JaxganError(f'{workdir} holds a run trained on other clusters than k-means finds now '
-                      '(other images, or another machine\'s arithmetic); resume it where and on '
-                      'what it started, or start a new --workdir')
+                      '(other images, another machine\'s arithmetic, or a member of a population '
+                      'resumed alone: members train on the clusters of the population\'s seed); '
+                      'resume it where and as it started, or start a new --workdir')
   if diffs:
+    back = _restoring_flags(diffs)
+    how = f'its own settings ({back})' if back else 'its own config'
     raise JaxganError(f'{workdir} holds a run with a different architecture ({_describe(diffs)}); '
-                      'resume it with its own config or start a new --workdir')
+                      f'resume it with {how} or start a new --workdir')
+
+
+# Set from the data or by the trainer, never by hand.
+_DERIVED_KEYS = ('model.image_shape', 'model.num_classes', 'model.cluster_counts',
+                 'model.cluster_digest')
+
+
+def _restoring_flags(diffs):
+  """'--config.k=v ...' that set the changed settings back to the run's, where a flag can.
+
+  A recipe file that changed since the run started (model.clusters added to it, say)
+  resumes with these; settings the data or the trainer decide, and values that are
+  not plain numbers, words or switches, are left to the reader.
+  """
+  flags = [f'--config.{k}={old}' for k, (old, new) in diffs.items()
+           if k not in _DERIVED_KEYS and '.' in k and ' ' not in k
+           and isinstance(old, (bool, int, float, str)) and old != ''
+           and isinstance(new, (bool, int, float, str))]
+  return ' '.join(flags)
 
 
 def _flat(config):

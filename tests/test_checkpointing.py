@@ -15,7 +15,18 @@ def test_resume_is_refused_when_the_state_structure_would_change(config, tmp_pat
   group, name = key.split('.')
   old = config[group][name]
   config[group][name] = value
-  with pytest.raises(JaxganError, match=rf'different architecture \({key}: {old!r} -> {value!r}\)'):
+  # The refusal also names the flag that sets the run's own value back.
+  with pytest.raises(JaxganError, match=rf'different architecture \({key}: {old!r} -> {value!r}\); '
+                                        rf'resume it with its own settings \(--config.{key}={old}\)'):
+    checkpointing.check_compatible(saved, config, tmp_path)
+
+
+def test_a_refusal_names_no_flag_for_what_the_data_decide(config, tmp_path):
+  config.model.image_shape = (28, 28, 1)
+  checkpointing.save_config(config, tmp_path)
+  saved = checkpointing.load_saved_config(tmp_path)
+  config.model.image_shape = (32, 32, 3)
+  with pytest.raises(JaxganError, match=r'resume it with its own config or'):
     checkpointing.check_compatible(saved, config, tmp_path)
 
 

@@ -172,3 +172,42 @@ def test_bad_cluster_settings_are_refused_before_the_workdir_is_made(config, tmp
   with pytest.raises(ConfigError, match='model.clusters must be 0'):
     train.train_and_evaluate(config, tmp_path / 'run')
   assert not (tmp_path / 'run').exists()
+
+
+def test_a_run_trained_without_clusters_is_told_the_flag_that_resumes_it(config, tmp_path):
+  """A recipe file that took clusters after a run started: the refusal names the way back."""
+  config.train.num_steps = 2
+  train.train_and_evaluate(config, tmp_path)
+  config.train.num_steps = 4
+  config.model.clusters = 3
+  with pytest.raises(JaxganError, match=r'model.clusters: 0 -> 3\); resume it with its own '
+                                        r'settings \(--config.model.clusters=0\)'):
+    train.train_and_evaluate(config, tmp_path)
+  config.model.clusters = 0
+  assert int(train.train_and_evaluate(config, tmp_path).step) == 4
+
+
+def test_a_population_trains_every_member_on_the_clusters_of_its_seed(config, tmp_path):
+  """Member 0 is the solo run of the population's seed bit for bit; member 1 trains on those
+  clusters, not on its own seed's, so resuming it alone as seed 1 is refused with the reason."""
+  config.model.clusters = 5
+  config.train.num_steps = 4
+  config.train.members_as = 'loop'
+  solo = train.train_and_evaluate(config, tmp_path / 'solo')
+  config.train.num_seeds = 2
+  population = train.train_and_evaluate(config, tmp_path / 'pop')
+  leaves = lambda state, i=None: [np.asarray(x if i is None else x[i])
+                                  for x in jax.tree_util.tree_leaves(state.g_params)]
+  assert all(np.array_equal(a, b) for a, b in zip(leaves(population, 0), leaves(solo)))
+  assert not all(np.array_equal(a, b) for a, b in zip(leaves(population, 1), leaves(solo)))
+  record = lambda path: json.loads((path / 'config.json').read_text())['model']
+  members = [record(tmp_path / 'pop' / f'seed_{i}') for i in range(2)]
+  assert members[1]['cluster_digest'] == members[0]['cluster_digest'] == record(
+      tmp_path / 'solo')['cluster_digest']
+  # Seed 1's own k-means finds other clusters on these images.
+  alone = config.copy_and_resolve_references()
+  alone.train.num_seeds, alone.seed, alone.train.num_steps = 1, 1, 6
+  _, _, own = clusters.self_condition(alone, _dataset(alone), None)
+  assert own.model.cluster_digest != members[1]['cluster_digest']
+  with pytest.raises(JaxganError, match='a member of a population resumed alone'):
+    train.train_and_evaluate(alone, tmp_path / 'pop' / 'seed_1')
