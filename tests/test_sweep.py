@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -373,7 +374,9 @@ def test_resuming_with_another_sweep_is_refused(swept):
   workdir, _ = swept
   config = _config(SWEEP)
   config.sweep = 'optimizer.g_learning_rate=1e-4,1e-3'
-  with pytest.raises(JaxganError, match="different architecture .*sweep: "):
+  # The refusal names the flag that sets the run's own sweep back, quoted for the shell.
+  back = re.escape(f"resume it with its own settings (--config.sweep='{SWEEP}')")
+  with pytest.raises(JaxganError, match=f"different architecture .*sweep: .*{back}"):
     train.train_and_evaluate(config, workdir)
 
 
