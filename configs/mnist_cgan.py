@@ -6,7 +6,7 @@ Grids show one row per digit 0-9, each column one latent; `python -m jaxgan.samp
 the reasons given there and in configs/mnist_cpu.py (a spectrally normalised hinge D
 without dropout, Adam 1e-3 for G and 2e-3 for D with beta1 0 and beta2 0.99, an EMA of G
 drawn with recomputed BatchNorm statistics, a cosine decay of both rates to a tenth)
-except its length, 9,000 steps, and so is its scoring (5,000 samples); its categorical codes are not: the
+except its length, 9,000 steps, and so is its scoring (5,000 samples); its clusters are not: the
 label takes their place. Over 2,000 steps at constant rates
 the same model stopped far short of the longer, decaying run. With the tutorial's D (dropout, no
 spectral norm), Adam 2e-4 and running statistics each row held nearly one digit drawn
@@ -22,10 +22,10 @@ _best = runpy.run_path(str(pathlib.Path(__file__).with_name('mnist_best.py')))
 def get_config():
   config = _best['get_config']()
   config.model.conditional = True
-  config.gan.latent_codes = 0   # the label does what the unconditional recipe's codes do
+  config.model.clusters = 0   # the label does what the unconditional recipe's clusters do
   config.model.conditioning = 'projection'   # or 'concat'
   config.train.num_samples = 100   # a 10 x 10 grid: one row per digit
-  # Measured, and meeting its targets, at 9,000 steps; the unconditional recipe's
-  # 12,000 are for its codes, which this model does not have.
+  # Measured, and meeting its targets, at 9,000 steps; the unconditional recipe trains
+  # longer to reach the FID the label gives this model sooner.
   config.train.num_steps = 9000
   return config

@@ -73,9 +73,11 @@ _EVERYTHING = {'gan.augment': 'translation', 'gan.augment_target': 0.6, 'gan.r1_
 
 
 @pytest.mark.parametrize('name,overrides,parts', [
-    ('mnist', {}, ()), ('mnist_wgan_gp', {}, ('penalty',)), ('mnist_best', {}, ('code_loss',)),
+    ('mnist', {}, ()), ('mnist_wgan_gp', {}, ('penalty',)), ('mnist_best', {}, ()),
+    ('mnist_best', {'model.clusters': 0, 'gan.latent_codes': 10}, ('code_loss',)),
     ('mnist_cgan', {'gan.continuous_codes': 2}, ('continuous_loss',)),
-    ('mnist_best', _EVERYTHING, ('penalty', 'augment_p', 'code_loss', 'continuous_loss'))])
+    ('mnist_best', {**_EVERYTHING, 'model.clusters': 0, 'gan.latent_codes': 10},
+     ('penalty', 'augment_p', 'code_loss', 'continuous_loss'))])
 def test_a_run_logs_the_metrics_of_the_parts_it_has(name, overrides, parts):
   """A penalty, augmentation or Q's losses are logged by runs that have them, not as constant 0."""
   config = load_config(name)
