@@ -340,7 +340,7 @@ def check_compatible(saved, config, workdir):
                       'resumed alone: members train on the clusters of the population\'s seed); '
                       'resume it where and as it started, or start a new --workdir')
   if diffs:
-    back = _restoring_flags(diffs, config)
+    back = _restoring_flags(diffs, new)
     how = f'its own settings ({back})' if back else 'its own config'
     raise JaxganError(f'{workdir} holds a run with a different architecture ({_describe(diffs)}); '
                       f'resume it with {how} or start a new --workdir')
@@ -351,15 +351,14 @@ _DERIVED_KEYS = ('model.image_shape', 'model.num_classes', 'model.cluster_counts
                  'model.cluster_digest')
 
 
-def _restoring_flags(diffs, config):
+def _restoring_flags(diffs, own):
   """'--config.k=v ...' that set the changed settings back to the run's, where a flag can.
 
   A recipe file that changed since the run started (model.clusters added to it, say)
   resumes with these; settings the data or the trainer decide, descriptions that are
   no setting of the config (ADA's on/off), and values that are not plain numbers,
-  words or switches, are left to the reader.
+  words or switches, are left to the reader. `own`: the new config's flattened settings.
   """
-  own = _flat(config)
   flags = [f'--config.{k}={shlex.quote(str(old))}' for k, (old, new) in diffs.items()
            if k in own and k not in _DERIVED_KEYS
            and isinstance(old, (bool, int, float, str)) and old != ''
