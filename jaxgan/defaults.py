@@ -178,6 +178,10 @@ def get_config():
   # gradient): 'dilated' (XLA's), 'pixel_shuffle' (as G's 'pixel_shuffle' layer);
   # 'auto' = layers.AUTO_CONV_INPUT_GRAD for the backend.
   config.train.conv_input_grad = 'auto'
+  # D's input channels and G's output channels rounded up to a multiple of this
+  # with zero channels (one channel for grey images runs off GPU tensor cores):
+  # the same function and parameters; 0 = as they are. G's only with a sub-pixel way.
+  config.train.pad_channels = 0
   config.train.progress_bar = True
   # Said once, with the expected time, when a run trains on a CPU ('' = nothing).
   config.train.cpu_hint = ''

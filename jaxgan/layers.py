@@ -1,5 +1,8 @@
 """Layers the models share: G's transposed convolution, computed one of three equal ways,
 and D's strided convolution, whose input gradient is computed one of two equal ways.
+Either may round a channel count up with zero channels (`pad_channels`): the same
+function, in a shape GPU tensor cores take (cuDNN runs a one-channel convolution on a
+generic kernel, and XLA declines to pad one channel to eight itself).
 
 'dilated' is flax's nn.ConvTranspose (XLA's dilated-input convolution);
 'subpixel' and 'pixel_shuffle' compute the same function from the same
@@ -8,6 +11,7 @@ convolution is itself a transposed convolution: 'dilated' leaves it to XLA,
 'pixel_shuffle' computes it as G's 'pixel_shuffle' layer does.
 """
 import functools
+import math
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -27,6 +31,16 @@ AUTO_CONV_INPUT_GRAD = {'cpu': 'pixel_shuffle'}
 
 
 
+def zero_pad(a, axis, size):
+  """`a` with zeros appended along `axis` up to `size` entries (as it is when already as wide)."""
+  extra = size - a.shape[axis]
+  if extra <= 0:
+    return a
+  widths = [(0, 0)] * a.ndim
+  widths[axis] = (0, extra)
+  return jnp.pad(a, widths)
+
+
 def _subpixel_taps(phase, kernel_size, stride):
   """Kernel taps that reach output phase `phase`, and the input padding they need."""
   before = (stride + kernel_size - 1) // 2   # 'SAME' padding of the dilated input
@@ -35,15 +49,22 @@ def _subpixel_taps(phase, kernel_size, stride):
   return taps, (-offsets[0], offsets[-1])
 
 
-def subpixel_conv_transpose(x, kernel, stride):
+def round_up(count, multiple):
+  """The least multiple of `multiple` (0: none) that is at least `count`."""
+  return -(-count // multiple) * multiple if multiple else count
+
+
+def subpixel_conv_transpose(x, kernel, stride, channels=None):
   """Flax's 'SAME' transposed convolution (NHWC, HWIO kernel) as stride**2 stride-1 convolutions.
 
   Output pixel (s*i + a, s*j + b) only meets the kernel taps whose parity
   matches (a, b), so each of the s*s output phases is an ordinary convolution of
   the undilated input with a sub-kernel; the phases are then interleaved. Same
-  products, summed in another order: equal to rounding.
+  products, summed in another order: equal to rounding. `channels`: the kernel's
+  first output channels kept (the rest are zero padding).
   """
   n, h, w, _ = x.shape
+  c = channels or kernel.shape[-1]
   rows = []
   for a in range(stride):
     taps_a, pad_a = _subpixel_taps(a, kernel.shape[0], stride)
@@ -52,17 +73,18 @@ def subpixel_conv_transpose(x, kernel, stride):
       taps_b, pad_b = _subpixel_taps(b, kernel.shape[1], stride)
       cols.append(jax.lax.conv_general_dilated(
           x, kernel[np.ix_(taps_a, taps_b)], (1, 1), (pad_a, pad_b),
-          dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
+          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))[..., :c])
     rows.append(jnp.stack(cols, 3))             # (n, h, w, b, c)
-  return jnp.stack(rows, 2).reshape(n, h * stride, w * stride, kernel.shape[-1])
+  return jnp.stack(rows, 2).reshape(n, h * stride, w * stride, c)
 
 
-def pixel_shuffle_conv_transpose(x, kernel, stride):
+def pixel_shuffle_conv_transpose(x, kernel, stride, channels=None):
   """The same transposed convolution as one stride-1 convolution and a pixel shuffle.
 
   The s*s phases' sub-kernels, zero-padded to one common window, become the
   s*s*C output channels of a single convolution (larger matrix products and one
-  launch instead of s*s), whose channels are then moved into space.
+  launch instead of s*s), whose channels are then moved into space. `channels`: the
+  kernel's first output channels kept (the rest are zero padding, dropped before the move).
   """
   n, h, w, _ = x.shape
   taps = [_subpixel_taps(a, kernel.shape[0], stride) for a in range(stride)]
@@ -76,8 +98,9 @@ def pixel_shuffle_conv_transpose(x, kernel, stride):
                                   (0, 0), (0, 0))))
   y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, -1), (1, 1), ((lo, hi), (lo, hi)),
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  c = kernel.shape[-1]
-  y = y.reshape(n, h, w, stride, stride, c).transpose(0, 1, 3, 2, 4, 5)
+  y = y.reshape(n, h, w, stride, stride, kernel.shape[-1])[..., :channels or kernel.shape[-1]]
+  c = y.shape[-1]
+  y = y.transpose(0, 1, 3, 2, 4, 5)
   return y.reshape(n, h * stride, w * stride, c)
 
 
@@ -98,18 +121,28 @@ class SubpixelConvTranspose(nn.Module):
   kernel_init: Any
   dtype: Any
   way: str = 'subpixel'   # or 'pixel_shuffle': one convolution and a shuffle, not stride**2
+  # Each convolution's output channels rounded up to a multiple of this (0: as they are),
+  # with zero kernels dropped after it: G's one-channel output is otherwise off tensor cores.
+  pad_channels: int = 0
 
   @nn.compact
   def __call__(self, x):
     kernel = self.param('kernel', self.kernel_init,
                         tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
     x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
-    if self.strides[0] != self.strides[1]:
+    stride = self.strides[0]
+    if stride != self.strides[1]:
       raise ValueError('sub-pixel transposed convolutions need equal strides')
-    if self.strides[0] == 1:
-      return jax.lax.conv_general_dilated(
+    # A pixel shuffle's one convolution computes stride**2 channels for each of the kernel's.
+    per = stride * stride if self.way == 'pixel_shuffle' and stride > 1 else 1
+    if self.pad_channels:
+      step = self.pad_channels // math.gcd(self.pad_channels, per)
+      kernel = zero_pad(kernel, 3, round_up(self.features, step))
+    if stride == 1:
+      y = jax.lax.conv_general_dilated(
           x, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    return _SUBPIXEL_WAYS[self.way](x, kernel, self.strides[0])
+      return y[..., :self.features]
+    return _SUBPIXEL_WAYS[self.way](x, kernel, stride, self.features)
 
 
 def _strided_conv(x, kernel, stride):
@@ -164,6 +197,9 @@ class StridedConv(nn.Module):
   kernel_init: Any
   dtype: Any
   input_grad: str = 'dilated'
+  # Input channels rounded up to a multiple of this (0: as they are) with zero channels of
+  # input and kernel: D's one-channel input is otherwise off tensor cores.
+  pad_channels: int = 0
 
   @nn.compact
   def __call__(self, x):
@@ -171,6 +207,8 @@ class StridedConv(nn.Module):
                         tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
     bias = self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    width = round_up(x.shape[-1], self.pad_channels)
+    x, kernel = zero_pad(x, 3, width), zero_pad(kernel, 2, width)
     stride = self.strides[0]
     if (self.input_grad == 'pixel_shuffle' and self.strides[0] == self.strides[1]
         and self.kernel_size[0] == self.kernel_size[1]

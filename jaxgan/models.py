@@ -148,6 +148,7 @@ class DCGANGenerator(_Layers):
   kernel_size: int = 5
   conv_transpose: str = 'dilated'   # how transposed convolutions are computed (same function)
   image_shape: Sequence[int] = TUTORIAL_SHAPE
+  pad_channels: int = 0   # sub-pixel ways only: output channels rounded up (same function)
 
   @nn.compact
   def __call__(self, z, train: bool, labels=None):
@@ -158,7 +159,7 @@ class DCGANGenerator(_Layers):
     if self.conv_transpose != 'dilated':
       layer = functools.partial(layers.SubpixelConvTranspose, kernel_size=k,
                                 kernel_init=self.kernel_init, dtype=self.dtype,
-                                way=self.conv_transpose)
+                                way=self.conv_transpose, pad_channels=self.pad_channels)
     else:
       layer = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
                                 kernel_init=self.kernel_init, dtype=self.dtype)
@@ -179,6 +180,7 @@ class DCGANDiscriminator(_Critic):
   kernel_size: int = 5
   dropout_rate: float = 0.3
   conv_input_grad: str = 'dilated'   # how its convolutions' input gradients are computed
+  pad_channels: int = 0   # input channels rounded up (same function)
 
   @nn.compact
   def __call__(self, x, train: bool, labels=None, update_stats=None):
@@ -189,7 +191,8 @@ class DCGANDiscriminator(_Critic):
     for i, f in enumerate(self.features):
       # Named as nn.Conv names itself, so every way shares one parameter tree.
       conv = layers.StridedConv(f, k, (2, 2), kernel_init=self.kernel_init, dtype=self.dtype,
-                                input_grad=self.conv_input_grad, name=f'Conv_{i}')
+                                input_grad=self.conv_input_grad, pad_channels=self.pad_channels,
+                                name=f'Conv_{i}')
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(
           self.act(self.layer(conv, x, update_stats)))
     return self.head(x.reshape(x.shape[0], -1), labels, update_stats)
@@ -319,6 +322,14 @@ def _conv_input_grad(config):
   return choice
 
 
+def _pad_channels(config):
+  """train.pad_channels, checked: 0 (off) or the multiple channel counts are rounded up to."""
+  pad = config.train.get('pad_channels', 0)   # configs saved before it existed had none
+  if not isinstance(pad, int) or pad < 0:
+    raise ConfigError(f'train.pad_channels must be 0 (off) or a channel count, not {pad!r}')
+  return pad
+
+
 def _critic(config):
   m = config.model
   if m.conditioning not in ('projection', 'concat'):
@@ -357,7 +368,7 @@ def make_generator(config):
     dcgan_plan(image_shape(config), m.g_features)
     return DCGANGenerator(features=tuple(m.g_features), kernel_size=m.kernel_size,
                           conv_transpose=_conv_transpose(config), image_shape=image_shape(config),
-                          **_g_common(config))
+                          pad_channels=_pad_channels(config), **_g_common(config))
   return MLPGenerator(features=tuple(m.mlp_g_features), image_shape=image_shape(config),
                       **_g_common(config))
 
@@ -368,6 +379,7 @@ def make_discriminator(config):
   if _check_name(config) == 'dcgan':
     return DCGANDiscriminator(features=tuple(m.d_features), kernel_size=m.kernel_size,
                               dropout_rate=m.dropout_rate,
-                              conv_input_grad=_conv_input_grad(config), **_critic(config))
+                              conv_input_grad=_conv_input_grad(config),
+                              pad_channels=_pad_channels(config), **_critic(config))
   return MLPDiscriminator(features=tuple(m.mlp_d_features), dropout_rate=m.dropout_rate,
                           **_critic(config))

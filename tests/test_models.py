@@ -106,7 +106,8 @@ def test_compute_dtype_reaches_every_layer_and_parameters_stay_float32(
 
 @pytest.mark.parametrize('key, value', [('model.name', 'resnet'), ('model.kernel_init', 'zeros'),
                                         ('train.compute_dtype', 'float8'),
-                                        ('train.conv_transpose', 'fft')])
+                                        ('train.conv_transpose', 'fft'),
+                                        ('train.pad_channels', -1)])
 def test_unknown_choices_are_rejected(config, key, value):
   section, name = key.split('.')
   config[section][name] = value
@@ -127,14 +128,19 @@ def test_subpixel_transposed_convolution_equals_flax(kernel_size, size):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config):
-  """train.conv_transpose changes how G is computed, not what: one checkpoint serves both."""
+@pytest.mark.parametrize('image_shape', [(28, 28, 1), (32, 32, 3)])
+def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config, image_shape):
+  """train.conv_transpose, and train.pad_channels with the sub-pixel ways, change how G is
+  computed, not what: one checkpoint serves every way."""
+  config.model.image_shape = image_shape
   states, outputs, grads = [], [], []
   z = jax.random.normal(jax.random.PRNGKey(1), (6, config.model.latent_dim))
-  for choice in layers.CONV_TRANSPOSE:
+  ways = [(c, 0) for c in layers.CONV_TRANSPOSE] + [('subpixel', 8), ('pixel_shuffle', 8)]
+  for choice, pad in ways:
     config.train.conv_transpose = choice
+    config.train.pad_channels = pad
     gan, state = _init(config)
-    assert gan.generator.conv_transpose == choice
+    assert (gan.generator.conv_transpose, gan.generator.pad_channels) == (choice, pad)
     variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
     out, _ = gan.generator.apply(variables, z, train=True, mutable=['batch_stats'])
     loss = lambda p: jnp.sum(gan.generator.apply({**variables, 'params': p}, z, train=True,
@@ -142,11 +148,12 @@ def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config
     states.append(state.g_params)
     outputs.append(out)
     grads.append(jax.grad(loss)(state.g_params))
-  for i in (1, 2):
+  for i in range(1, len(ways)):
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, states[0], states[i]))
     np.testing.assert_allclose(outputs[0], outputs[i], atol=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[i])):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+      # To 1e-5 of the largest value: a colour G's gradients reach 10.
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(b).max()), 1))
 
 
 def test_auto_computes_the_fastest_way_measured(config):
@@ -251,18 +258,19 @@ def test_strided_conv_initialises_as_flax_conv(spectral_norm):
     ((28, 28, 1), False), ((28, 28, 1), True), ((32, 32, 3), False)])
 def test_discriminator_input_gradient_way_is_the_same_function(config, image_shape,
                                                                spectral_norm):
-  """train.conv_input_grad changes how D's gradients are computed, not what: the same
-  parameter tree, logits, and gradients for D's and G's updates (to 1e-5 of the largest
-  value, relative 1e-4)."""
+  """train.conv_input_grad and train.pad_channels change how D's gradients are computed,
+  not what: the same parameter tree, logits, and gradients for D's and G's updates (to 1e-5
+  of the largest value, relative 1e-4)."""
   config.model.image_shape = image_shape
   config.model.spectral_norm = spectral_norm
   config.model.dropout_rate = 0.0
   images = jax.random.uniform(jax.random.PRNGKey(1), (4,) + image_shape, minval=-1, maxval=1)
   results = []
-  for choice in layers.CONV_INPUT_GRAD:
+  for choice, pad in [(c, p) for c in layers.CONV_INPUT_GRAD for p in (0, 8)]:
     config.train.conv_input_grad = choice
+    config.train.pad_channels = pad
     gan, state = _init(config)
-    assert gan.discriminator.conv_input_grad == choice
+    assert (gan.discriminator.conv_input_grad, gan.discriminator.pad_channels) == (choice, pad)
     variables = {'params': state.d_params, **({'batch_stats': state.d_batch_stats}
                                                if state.d_batch_stats else {})}
     logits = lambda p, x: gan.discriminator.apply({**variables, 'params': p}, x, train=False)
@@ -272,10 +280,54 @@ def test_discriminator_input_gradient_way_is_the_same_function(config, image_sha
     penalty = jax.grad(lambda p: jnp.sum(jax.grad(
         lambda x: jnp.sum(logits(p, x)))(images) ** 2))(state.d_params)
     results.append((state.d_params, logits(state.d_params, images), d_grad, x_grad, penalty))
-  (params_a, *a), (params_b, *b) = results
-  assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, params_a, params_b))
-  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
-    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(y).max()), 1))
+  (params_a, *a), *others = results
+  for params_b, *b in others:
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, params_a, params_b))
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+      np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(y).max()), 1))
+
+
+@pytest.mark.parametrize('way, channels, pad, d_input, g_outputs', [
+    ('pixel_shuffle', 1, 0, 1, [4]), ('pixel_shuffle', 1, 8, 8, [8]),
+    ('pixel_shuffle', 3, 8, 8, [16]), ('pixel_shuffle', 1, 3, 3, [12]),
+    ('subpixel', 1, 0, 1, [1] * 4), ('subpixel', 1, 8, 8, [8] * 4),
+    ('subpixel', 3, 8, 8, [8] * 4)])
+def test_pad_channels_rounds_the_narrow_convolutions_up(config, way, channels, pad, d_input,
+                                                        g_outputs):
+  """D's first convolution takes `d_input` channels and G's last layer's convolutions make
+  `g_outputs` each (a pixel shuffle computes 4 per image channel: 1 -> 4, 8 with pad 8, 12
+  with pad 3; sub-pixel computes 4 convolutions of one each); the images keep theirs."""
+  size = 28 if channels == 1 else 32
+  config.model.image_shape = (size, size, channels)
+  config.train.conv_transpose = way
+  config.train.pad_channels = pad
+  gan, state = _init(config)
+  images = jnp.zeros((2, size, size, channels))
+  d = jax.make_jaxpr(lambda x: gan.discriminator.apply(
+      {'params': state.d_params}, x, train=False))(images)
+  z = jnp.zeros((2, config.model.latent_dim))
+  g = jax.make_jaxpr(lambda z: gan.generator.apply(
+      {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=False))(z)
+
+  def convs(jaxpr):   # in program order, also inside custom rules and nested calls
+    found = []
+    for e in jaxpr.eqns:
+      for sub in e.params.values():
+        sub = getattr(sub, 'jaxpr', sub)
+        if hasattr(sub, 'eqns'):
+          found += convs(sub)
+      if e.primitive.name == 'conv_general_dilated':
+        found.append(e)
+    return found
+
+  d_convs, g_convs = convs(d.jaxpr), convs(g.jaxpr)
+  # A wide layer stays as it is where its width is a multiple already (8 of 8), else rounds.
+  wide = layers.round_up(config.model.d_features[0], pad)
+  assert [e.invars[0].aval.shape[-1] for e in d_convs] == [d_input, wide]
+  last = g_convs[-len(g_outputs):]
+  assert [e.outvars[0].aval.shape[-1] for e in last] == g_outputs
+  assert all(e.invars[0].aval.shape[-1] == config.model.g_features[-1] for e in last)
+  assert g.out_avals[0].shape == (2, size, size, channels)
 
 
 def test_conv_input_grad_auto_follows_the_backend(config):
