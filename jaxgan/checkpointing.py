@@ -361,7 +361,7 @@ def _restoring_flags(diffs, own):
   """
   flags = [f'--config.{k}={shlex.quote(str(old))}' for k, (old, new) in diffs.items()
            if k in own and k not in _DERIVED_KEYS
-           and isinstance(old, (bool, int, float, str)) and old != ''
+           and isinstance(old, (bool, int, float, str))
            and isinstance(new, (bool, int, float, str))]
   return ' '.join(flags)
 

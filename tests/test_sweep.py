@@ -380,6 +380,16 @@ def test_resuming_with_another_sweep_is_refused(swept):
     train.train_and_evaluate(config, workdir)
 
 
+def test_a_run_without_a_sweep_is_told_the_empty_one():
+  """A run started without a sweep and resumed with one is told to set it back to empty,
+  as the shell must see it; derived settings and structures get no flag."""
+  diffs = {'sweep': ('', SWEEP), 'model.image_shape': ([28, 28, 1], [32, 32, 3]),
+           'optimizer.g_learning_rate': (0.0002, 0.001)}
+  own = {'sweep': SWEEP, 'model.image_shape': [32, 32, 3], 'optimizer.g_learning_rate': 0.001}
+  assert checkpointing._restoring_flags(diffs, own) == (
+      "--config.sweep='' --config.optimizer.g_learning_rate=0.0002")
+
+
 def _metrics(folder, fids):
   folder.mkdir(parents=True)
   lines = [{'step': 10 * (i + 1), 'd_loss': 1.0} for i in range(len(fids))]
