@@ -31,7 +31,11 @@
 # trained once and shared by the calls that name it) narrow `recipes`;
 # ONLY_FASTEST=1 leaves the fp32 default out of `runs`. On the device machine, run it with the
 # image's python first on PATH (a symlink to a venv's python loses the venv) and the
-# ml-collections and tensorboardX wheels on PYTHONPATH.
+# ml-collections and tensorboardX wheels on PYTHONPATH, e.g. with both wheels in .whl/:
+#   pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+#   export PYTHONPATH=/tmp/site:$PWD; mkdir -p /tmp/bin
+#   printf '#!/bin/sh\nexec python3 "$@"\n' >/tmp/bin/python; chmod +x /tmp/bin/python
+#   PATH=/tmp/bin:$PATH bash benchmarks/gpu_checks.sh lease "$OUT"
 set -euo pipefail
 self=$(realpath "$0")   # `lease` runs the other checks through it, from the root
 cd "$(dirname "$self")/.."
