@@ -11,7 +11,9 @@ them):
   ends at small steps. Against constant rates over 9,000 steps (three seeds each) it made
   no difference to FID, precision or recall beyond the metric's noise; it is kept for
   its smaller spread over seeds, and configs/mnist_cgan.py was measured with it
-  (docs/quality.md#configsmnist_bestpy).
+  (docs/quality.md#configsmnist_bestpy). A decay to a hundredth (three seeds) left the
+  FID, precision and recall within the noise and one seed of three still falling by
+  more than 20 % over the last five evaluations (docs/quality.md#a-decay-to-a-hundredth).
 - scored every 750 steps, so that the last five evaluations span the final quarter.
 - scored with 5,000 samples (the most the 10,000 digits allow beside a disjoint floor set)
   instead of 2,000: near the floor the FID of 2,000 samples is too noisy to tell one
