@@ -102,12 +102,15 @@ class _AbandonedCheckpointTasks(logging.Filter):
   already said what failed in one line (the checkpoint set aside, the save
   that failed). Only TensorStore's failures to read or write an array are
   dropped: any other unobserved failure, Orbax's own included, is still shown.
+  TensorStore's errors name it, or, raised from its C++ without a traceback, the
+  OCDBT database the array lives in.
   """
 
   def filter(self, record):
     if record.levelno < logging.ERROR or 'exception was never retrieved' not in record.getMessage():
       return True
-    return 'tensorstore' not in _record_text(record).lower()
+    text = _record_text(record).lower()
+    return not any(mark in text for mark in ('tensorstore', 'ocdbt database'))
 
 
 def _drop_abandoned_async_work(previous):

@@ -116,6 +116,10 @@ gc.collect()
     # Orbax's words when TensorStore cannot read one array of a damaged checkpoint.
     ('Encountered error while reading array index: (slice(0, 16, 1), slice(0, 1568, 1)). '
      'See full TensorStore details: <TensorStore>', False),
+    # TensorStore's own, raised from C++ with no traceback to name it (a truncated array file).
+    ('OUT_OF_RANGE: Error reading "d_opt_state.0.nu.Conv_1.kernel/0.0.0.0" in OCDBT database '
+     'at local file "/tmp/run/checkpoints/120/default/": Requested byte range [357632, 369231) '
+     'is not valid for value of size 124837', False),
     ('orbax: a failure of Orbax itself, not of an array read', True),
     ('a failure of some other asyncio work', True)])
 def test_an_unobserved_failure_of_checkpoint_io_is_not_reported_again(failure, reported):
