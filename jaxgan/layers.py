@@ -98,9 +98,8 @@ def pixel_shuffle_conv_transpose(x, kernel, stride, channels=None):
                                   (0, 0), (0, 0))))
   y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, -1), (1, 1), ((lo, hi), (lo, hi)),
                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  y = y.reshape(n, h, w, stride, stride, kernel.shape[-1])[..., :channels or kernel.shape[-1]]
-  c = y.shape[-1]
-  y = y.transpose(0, 1, 3, 2, 4, 5)
+  c = channels or kernel.shape[-1]
+  y = y.reshape(n, h, w, stride, stride, kernel.shape[-1])[..., :c].transpose(0, 1, 3, 2, 4, 5)
   return y.reshape(n, h * stride, w * stride, c)
 
 
