@@ -5,7 +5,8 @@
 
 XLA reads its flags once, when JAX starts its backend, so each setting runs
 benchmarks/throughput.py in a process of its own, with XLA_FLAGS set to the
-setting's flags alone (the user's own XLA_FLAGS left out). The settings take turns round by round, so a machine that slows
+setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out;
+the setting 'jaxgan' is jaxgan's defaults, jaxgan/xla_defaults.py). The settings take turns round by round, so a machine that slows
 down mid-run slows all of them alike. One JSON line per run goes to stdout
 (and to --out); at the end a table on stderr gives each setting's median
 steps/s and its ratio to the setting named 'xla' (XLA's own defaults). Arguments
@@ -20,17 +21,25 @@ import statistics
 import subprocess
 import sys
 
+from jaxgan import xla_defaults
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+YNN = '--xla_cpu_experimental_ynn_fusion_type'
 
 CPU_SETTINGS = ';'.join([
     'xla=',
+    f'jaxgan={xla_defaults.with_defaults("")}',
     'onednn=--xla_cpu_use_onednn=true',
     'onednn_custom_call=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true',
     'onednn_fusions=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce',
     'no_xnnpack=--xla_cpu_use_xnnpack=false',
     'xnn_fusions=--xla_cpu_experimental_xnn_fusion_type=dot,eltwise,reduce',
     'xnn_graph=--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY',
-    'ynn_fusions=--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce',
+    f'ynn_fusions={YNN}=dot,eltwise,reduce',
+    # XLA's default in jaxlib 0.10.2 is individual_dot,individual_convolution: the one
+    # jaxgan drops, and neither.
+    f'ynn_convolutions={YNN}=individual_convolution',
+    f'ynn_none={YNN}=',
     'one_thread_eigen=--xla_cpu_multi_thread_eigen=false',
     'fast_math=--xla_cpu_enable_fast_math=true',
 ])
@@ -57,7 +66,7 @@ def parse_settings(spec):
 
 def time_setting(device, flags, batch, steps, extra=()):
   """throughput.py's JSON report of jaxgan alone under XLA_FLAGS=flags, or the error it gave."""
-  env = dict(os.environ, XLA_FLAGS=flags)
+  env = dict(os.environ, XLA_FLAGS=flags, **{xla_defaults.SWITCH: '0'})
   if device == 'cpu':
     env['JAX_PLATFORMS'] = 'cpu'   # a GPU run takes JAX's own choice of platform
   proc = subprocess.run(

@@ -12,6 +12,7 @@ import sys
 import flax.linen
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from helpers import ROOT
@@ -225,3 +226,35 @@ def test_code_purity_counts_each_codes_classes():
   assert out['table'] == [[0, 2, 1, 0], [0, 2, 0, 0], [0, 0, 0, 0]]
   assert out['majority'][:2] == [1, 1] and out['share'] == [2 / 3, 1.0, 0.0]
   assert out['purity'] == 4 / 5 and out['covered'] == 1
+
+
+def test_fid_trend_reads_a_power_law_and_its_asymptote(tmp_path):
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import fid_trend
+  steps = 750 * np.arange(1, 17)
+  # A pure power law: the slope is the exponent, and over 9,000..12,000 it falls by
+  # (12/9)^0.5 - 1, which the slope alone predicts exactly; no asymptote above 0.
+  pure = fid_trend.trend(list(zip(steps, 9.0 * (steps / 1000) ** -0.5)))
+  assert pure['log_slope_second_half'] == pytest.approx(-0.5, abs=1e-6)
+  assert pure['variation_last_5'] == pytest.approx((12 / 9) ** 0.5 - 1, rel=1e-6)
+  assert pure['variation_last_5_from_slope'] == pytest.approx(pure['variation_last_5'], rel=1e-6)
+  assert pure['fit']['c'] < 0.05 and pure['fit']['alpha'] == pytest.approx(0.5, abs=0.02)
+  # With an asymptote of 1.5 (and a little noise), the fit finds it within three of its
+  # interval's half-widths, and the interval is narrow.
+  noise = np.random.default_rng(0).normal(0, 0.01, steps.size)
+  bent = fid_trend.trend(list(zip(steps, 1.5 + 20 * (steps / 1000) ** -0.8 + noise)))
+  fit = bent['fit']
+  half_width = (fit['c_high'] - fit['c_low']) / 2
+  assert 0 < half_width < 0.1 and abs(fit['c'] - 1.5) < 3 * half_width
+  assert fit['alpha'] == pytest.approx(0.8, abs=0.1)
+  with pytest.raises(ValueError, match='at least 5'):
+    fid_trend.trend(list(zip(steps[:3], [3.0, 2.0, 1.0])))
+  # A population's workdir: one line per member, read from the fid lines alone.
+  for s in range(2):
+    (tmp_path / f'seed_{s}').mkdir()
+    lines = [{'step': int(t), 'fid': float(f)} for t, f in zip(steps, 9.0 * (steps / 1000) ** -0.5)]
+    (tmp_path / f'seed_{s}' / 'metrics.jsonl').write_text(
+        '\n'.join(json.dumps(l) for l in [{'step': 1, 'd_loss': 0.5}] + lines))
+  files = fid_trend.metrics_files(tmp_path)
+  assert [f.parent.name for f in files] == ['seed_0', 'seed_1']
+  assert len(fid_trend.read_fids(files[0])) == 16

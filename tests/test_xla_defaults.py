@@ -1,0 +1,65 @@
+"""jaxgan's XLA defaults: what they add to XLA_FLAGS, and that they change XLA:CPU's
+kernels without changing what a training step computes beyond float32 rounding."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import ROOT
+from jaxgan import xla_defaults
+
+OURS = '--xla_cpu_experimental_ynn_fusion_type=individual_dot'
+
+
+def test_the_defaults_are_added_to_what_the_user_set_and_never_over_it():
+  assert xla_defaults.with_defaults('') == OURS
+  assert xla_defaults.with_defaults(' --xla_dump_to=/tmp/d ') == f'--xla_dump_to=/tmp/d {OURS}'
+  mine = '--xla_cpu_experimental_ynn_fusion_type=dot --xla_cpu_enable_fast_math=false'
+  assert xla_defaults.with_defaults(mine) == mine
+  environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
+  xla_defaults.apply(environ)
+  assert environ['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=8 {OURS}'
+  xla_defaults.apply(environ)   # a child process applies them again: nothing doubles
+  assert environ['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=8 {OURS}'
+  fresh = {}
+  xla_defaults.apply(fresh)
+  assert fresh == {'XLA_FLAGS': OURS}
+  off = {'JAXGAN_XLA_DEFAULTS': '0', 'XLA_FLAGS': '--xla_dump_to=/tmp/d'}
+  xla_defaults.apply(off)
+  assert off['XLA_FLAGS'] == '--xla_dump_to=/tmp/d'
+  unset = {'JAXGAN_XLA_DEFAULTS': '0'}
+  xla_defaults.apply(unset)
+  assert unset == {'JAXGAN_XLA_DEFAULTS': '0'}
+
+
+def _step(tmp_path, name, **env):
+  out = tmp_path / f'{name}.npz'
+  proc = subprocess.run([sys.executable, 'tests/scripts/xla_defaults_step.py', str(out)],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600,
+                        env=dict({k: v for k, v in os.environ.items()
+                                  if k not in ('XLA_FLAGS', 'JAXGAN_XLA_DEFAULTS')},
+                                 JAX_PLATFORMS='cpu', **env))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  return report, np.load(out)
+
+
+def test_a_training_step_under_the_defaults_equals_xlas_own_to_rounding(tmp_path):
+  ours, ours_state = _step(tmp_path, 'ours')
+  theirs, their_state = _step(tmp_path, 'theirs', JAXGAN_XLA_DEFAULTS='0')
+  # The defaults reach a process that imports jaxgan, and move every convolution of the
+  # step off YNNPACK, where XLA's own defaults hand them to it.
+  assert ours['xla_flags'] == OURS and theirs['xla_flags'] == ''
+  assert ours['ynn_convolutions'] == 0 and theirs['ynn_convolutions'] > 0
+  # Same losses and, after two Adam updates, the same state, to float32 rounding (the
+  # tolerance the old-workdir test allows between two CPU models' kernels).
+  for a, b in zip(ours['metrics'], theirs['metrics']):
+    assert a.keys() == b.keys()
+    for k in a:
+      assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k
+  assert ours_state.files == their_state.files
+  for k in ours_state.files:
+    np.testing.assert_allclose(ours_state[k], their_state[k], rtol=1e-5, atol=2e-5)
