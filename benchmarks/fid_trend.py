@@ -1,38 +1,59 @@
 """Is a run still improving, and would a longer one flatten its last evaluations?
 
   python benchmarks/fid_trend.py METRICS.jsonl|WORKDIR [...] [--window 5] [--from_step 2000]
+      [--floor F] [--longer 2,4]
 
-For each run's in-loop FIDs (the `fid` lines of metrics.jsonl; a workdir of a
-population gives one line per member) prints one JSON line: the FID's variation over
-the last `window` evaluations (max/min - 1, what docs/quality.md's targets count),
-the slope of log FID against log step over the second half of the run, the variation
-that slope alone gives over the same window, and a fit of FID = c + a * step^-alpha
-from `from_step` on, with the asymptote c's one-standard-deviation interval (profile
-likelihood). Under a pure power law (c = 0) the fall over the last quarter of a run
-does not depend on the run's length; only an asymptote above the floor, reached, makes
-a longer run's last evaluations flat.
+For each run's in-loop FIDs (the finite `fid` values of metrics.jsonl; a population's
+workdir gives one line per member) prints one JSON line: the FID's variation over the
+last `window` evaluations (max/min - 1, what docs/quality.md's targets count), the slope
+of log FID against log step over the second half of the run, and a fit of
+FID = c + a * (step/1000)^-alpha from `from_step` on, with c at least the real-vs-real
+floor (`--floor`, else the run's own `fid_floor`: no generator's expected FID is below
+it). The fit's c interval is where the profile sum of squares rises by less than one
+residual variance (about one standard deviation; evaluations of one run are not
+independent, so read it as a lower bound on the uncertainty), and `c_at_floor` says
+when the best c is the bound itself. From the fit it extrapolates the variation over
+the same share of a run `--longer` times as long, evaluated so that its last `window`
+evaluations span the same share: an extrapolation along the fitted curve, not a
+measurement.
 """
 import argparse
 import json
+import math
 import pathlib
+import re
 
 import numpy as np
 
 
 def read_fids(path):
-  """[(step, fid)] of one metrics.jsonl, in step order."""
-  rows = [json.loads(line) for line in open(path, encoding='utf-8') if '"fid"' in line]
-  return sorted((r['step'], r['fid']) for r in rows if r.get('fid') is not None)
+  """[(step, fid)] of one metrics.jsonl, finite values in step order; and its floor, if any."""
+  points, floor = [], None
+  for line in open(path, encoding='utf-8'):
+    if '"fid"' not in line:
+      continue
+    row = json.loads(line)
+    value = row.get('fid')
+    if isinstance(value, (int, float)) and math.isfinite(value):
+      points.append((row['step'], float(value)))
+      floor = row.get('fid_floor', floor)
+  return sorted(points), floor
+
+
+def _member_number(path):
+  match = re.search(r'(\d+)$', path.parent.name)
+  return (int(match.group(1)) if match else -1, str(path))
 
 
 def metrics_files(path):
-  """A metrics.jsonl itself, a workdir's, or each population member's."""
+  """A metrics.jsonl itself, a workdir's, or each population member's in seed order."""
   path = pathlib.Path(path)
   if path.is_file():
     return [path]
-  files = sorted(path.glob('metrics.jsonl')) or sorted(path.glob('seed_*/metrics.jsonl'))
+  files = (sorted(path.glob('metrics.jsonl'))
+           or sorted(path.glob('seed_*/metrics.jsonl'), key=_member_number))
   if not files:
-    raise SystemExit(f'fid_trend: no metrics.jsonl in {path}')
+    raise SystemExit(f'fid_trend: no metrics.jsonl in {path} or its seed_* folders')
   return files
 
 
@@ -49,12 +70,13 @@ def _profile(steps, fids, c, alphas):
   """For asymptote c: the least squares (sse, a, alpha) of fid = c + a * step^-alpha.
 
   a enters linearly, so for each alpha it is solved exactly; alpha is taken from a
-  grid, then from a finer one around the best (a coarse alpha would pass its error on
+  grid, then from finer ones around the best (a coarse alpha would pass its error on
   to the sse, and through it to c's interval).
   """
   y = fids - c
+  t = (steps / 1000.0)[None, :]
   for _ in range(3):
-    x = (steps / 1000.0)[None, :] ** -alphas[:, None]
+    x = t ** -alphas[:, None]
     a = (x @ y) / np.sum(x * x, axis=1)
     sse = np.sum((y[None, :] - a[:, None] * x) ** 2, axis=1)
     i = int(np.argmin(sse))
@@ -64,38 +86,48 @@ def _profile(steps, fids, c, alphas):
   return best
 
 
-def fit_asymptote(steps, fids, grid=400):
-  """FID = c + a * (step/1000)^-alpha over c in [0, min FID): best c and its 1-sd interval."""
+def fit_asymptote(steps, fids, floor=0.0, grid=400):
+  """FID = c + a * (step/1000)^-alpha with floor <= c < min FID: best c and its interval."""
   steps, fids = np.asarray(steps, float), np.asarray(fids, float)
-  cs = np.linspace(0.0, 0.995 * fids.min(), grid)
+  if len(fids) < 4:
+    raise ValueError(f'{len(fids)} evaluations to fit: at least 4 are needed')
+  if not floor < fids.min():
+    raise ValueError(f'the floor {floor} is not below every FID (lowest {fids.min()})')
+  cs = np.linspace(floor, floor + 0.995 * (fids.min() - floor), grid)
   alphas = np.linspace(0.02, 3.0, 300)
   fits = [_profile(steps, fids, c, alphas) for c in cs]
   sse = np.array([f[0] for f in fits])
   best = int(np.argmin(sse))
-  # Profile likelihood: the c whose best fit is within one unit of chi-square,
-  # with the noise variance estimated from the best fit's residuals (3 parameters).
-  sigma2 = sse[best] / max(len(fids) - 3, 1)
+  sigma2 = max(sse[best] / max(len(fids) - 3, 1), 1e-12 * float(np.mean(fids ** 2)))
   inside = cs[(sse - sse[best]) / sigma2 <= 1.0]
   return {'c': float(cs[best]), 'c_low': float(inside.min()), 'c_high': float(inside.max()),
+          'c_at_floor': best == 0, 'floor': float(floor),
           'a': fits[best][1], 'alpha': fits[best][2]}
 
 
-def trend(points, window=5, from_step=2000):
+def extrapolated_variation(fit, first, last):
+  """The fitted curve's max/min - 1 between steps `first` and `last` (it only falls)."""
+  curve = lambda s: fit['c'] + fit['a'] * (s / 1000.0) ** -fit['alpha']
+  return float(curve(first) / curve(last) - 1)
+
+
+def trend(points, window=5, from_step=2000, floor=0.0, longer=(2, 4)):
   """The report of one run's [(step, fid)]."""
   steps = np.array([s for s, _ in points], float)
   fids = np.array([f for _, f in points], float)
-  if len(points) < max(window, 4):
-    raise ValueError(f'{len(points)} evaluations: at least {max(window, 4)} are needed')
-  last = steps[-1]
-  half = steps >= last / 2
-  slope = log_slope(steps[half], fids[half])
-  span = steps[-1] / steps[-window]
+  half = steps >= steps[-1] / 2 if len(points) else steps
   fitted = steps >= from_step
+  if len(points) < window or half.sum() < 3 or fitted.sum() < 4:
+    raise ValueError(f'{len(points)} evaluations ({int(fitted.sum())} from step {from_step}): '
+                     f'at least {window} are needed, 3 in the second half and 4 to fit')
+  fit = fit_asymptote(steps[fitted], fids[fitted], floor)
+  first, last = steps[-window], steps[-1]
   return {'step': int(last), 'fid': float(fids[-1]),
           f'variation_last_{window}': variation(fids[-window:]),
-          'log_slope_second_half': slope,
-          f'variation_last_{window}_from_slope': float(span ** -slope - 1),
-          'fit': fit_asymptote(steps[fitted], fids[fitted])}
+          'log_slope_second_half': log_slope(steps[half], fids[half]),
+          'fit': fit,
+          f'variation_last_{window}_fitted': extrapolated_variation(fit, first, last),
+          'longer': {str(k): extrapolated_variation(fit, k * first, k * last) for k in longer}}
 
 
 def main():
@@ -103,10 +135,19 @@ def main():
   parser.add_argument('paths', nargs='+')
   parser.add_argument('--window', type=int, default=5)
   parser.add_argument('--from_step', type=int, default=2000)
+  parser.add_argument('--floor', type=float, default=None,
+                      help="the real-vs-real FID (default: the run's own fid_floor, else 0)")
+  parser.add_argument('--longer', default='2,4', help='run-length multiples to extrapolate to')
   args = parser.parse_args()
+  longer = [float(k) for k in args.longer.split(',') if k.strip()]
   for path in args.paths:
     for f in metrics_files(path):
-      report = trend(read_fids(f), args.window, args.from_step)
+      points, own_floor = read_fids(f)
+      floor = args.floor if args.floor is not None else (own_floor or 0.0)
+      try:
+        report = trend(points, args.window, args.from_step, floor, longer)
+      except ValueError as e:
+        raise SystemExit(f'fid_trend: {f}: {e}') from None
       print(json.dumps({'metrics': str(f), **report}))
 
 

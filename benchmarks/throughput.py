@@ -310,7 +310,8 @@ def main(argv):
       print(json.dumps({
           'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
           'jax': jax.__version__, 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-          'batch': config.train.batch_size, 'compute_dtype': dtype, 'num_examples': FLAGS.num_examples,
+          'batch': config.train.batch_size, 'compute_dtype': dtype,
+          'num_examples': FLAGS.num_examples,
           **ours,
           'overrides': given + [f'{k}={v}' for k, v in overrides.items()],
           'torch_port': port,

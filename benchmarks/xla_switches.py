@@ -6,8 +6,9 @@
 XLA reads its flags once, when JAX starts its backend, so each setting runs
 benchmarks/throughput.py in a process of its own, with XLA_FLAGS set to the
 setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out;
-the setting 'jaxgan' is jaxgan's defaults, jaxgan/xla_defaults.py). The settings take turns round by round, so a machine that slows
-down mid-run slows all of them alike. One JSON line per run goes to stdout
+the setting 'jaxgan' is jaxgan's defaults, jaxgan/xla_defaults.py). The settings
+take turns round by round, so a machine that slows down mid-run slows all of them
+alike. One JSON line per run goes to stdout
 (and to --out); at the end a table on stderr gives each setting's median
 steps/s and its ratio to the setting named 'xla' (XLA's own defaults). Arguments
 after `--` go to throughput.py (`--config.train.compute_dtype=bfloat16`).
@@ -36,8 +37,7 @@ CPU_SETTINGS = ';'.join([
     'xnn_fusions=--xla_cpu_experimental_xnn_fusion_type=dot,eltwise,reduce',
     'xnn_graph=--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY',
     f'ynn_fusions={YNN}=dot,eltwise,reduce',
-    # XLA's default in jaxlib 0.10.2 is individual_dot,individual_convolution: the one
-    # jaxgan drops, and neither.
+    # What XLA's default list holds beyond jaxgan's, and none at all.
     f'ynn_convolutions={YNN}=individual_convolution',
     f'ynn_none={YNN}=',
     'one_thread_eigen=--xla_cpu_multi_thread_eigen=false',
@@ -105,6 +105,8 @@ def main():
         report = time_setting(args.device, flags, batch, steps, extra)
         line = json.dumps({'setting': name, 'xla_flags': flags, 'round': rnd, 'batch': batch,
                            'steps': steps,
+                           # What the timed process ran with, as throughput.py read it.
+                           'effective_xla_flags': report.get('xla_flags'),
                            'steps_per_sec': report.get('steps_per_sec'),
                            'compile_and_first_dispatch_s':
                                report.get('compile_and_first_dispatch_s'),

@@ -3,17 +3,26 @@
 XLA reads XLA_FLAGS once, when JAX first starts a backend, so these are set on import
 of the package (jaxgan/__init__.py): the command-line tools, the notebooks and the API
 then train alike. A flag that the user's XLA_FLAGS already names stays as the user set
-it, and JAXGAN_XLA_DEFAULTS=0 leaves XLA_FLAGS exactly as given. In a process that
-started a JAX backend before importing jaxgan they come too late and change nothing.
+it; JAXGAN_XLA_DEFAULTS=0 (or false, off, no) leaves XLA_FLAGS exactly as given, and so
+does an XLA_FLAGS that names a flags file. Nothing is set where a JAX backend started
+before jaxgan was imported (too late to take effect, and JAX's compilation cache keys on
+XLA_FLAGS), nor under a jaxlib these flags were not verified with: XLA aborts the process
+on a flag it does not know.
 """
+import logging
 import os
+import re
+import sys
 
-# XLA:CPU hands each dot and each convolution to YNNPACK by default; for the
-# convolutions of jaxgan's models XLA's own kernels are faster on a CPU, and never
-# slower where measured, so only the dots stay with YNNPACK
-# (docs/performance.md#xla-cpus-switches). CPU flags leave a GPU's programs alone.
+# XLA:CPU hands convolutions to YNNPACK by default; for the convolutions of jaxgan's
+# models XLA's own kernels were much faster where timed, so only the dots stay with
+# YNNPACK (docs/performance.md#on-an-intel-xeon-xlas-own-convolutions-now-jaxgans-default).
+# CPU flags leave the programs of a GPU alone.
 DEFAULTS = (('xla_cpu_experimental_ynn_fusion_type', 'individual_dot'),)
+# The jaxlib releases that know every flag above: [first, last) as version tuples.
+VERIFIED_JAXLIB = ((0, 10, 2), (0, 11, 0))
 SWITCH = 'JAXGAN_XLA_DEFAULTS'
+_OFF = ('0', 'false', 'off', 'no')
 
 
 def _named(xla_flags):
@@ -28,11 +37,57 @@ def with_defaults(xla_flags, defaults=DEFAULTS):
   return ' '.join([xla_flags.strip(), *added]).strip()
 
 
-def apply(environ=None):
-  """Sets XLA_FLAGS in environ (os.environ) to with_defaults of it, unless SWITCH is '0'."""
+def _version(text):
+  """'0.10.2' -> (0, 10, 2); () for a string that does not start with one."""
+  match = re.match(r'(\d+)\.(\d+)(?:\.(\d+))?', text)
+  return tuple(int(g or 0) for g in match.groups()) if match else ()
+
+
+def jaxlib_verified(version=None):
+  """Whether the installed jaxlib (or `version`) is one the defaults were verified with."""
+  if version is None:
+    try:
+      from importlib import metadata  # pylint: disable=g-import-not-at-top
+      version = metadata.version('jaxlib')
+    except Exception:  # pylint: disable=broad-except
+      return False
+  first, last = VERIFIED_JAXLIB
+  return first <= _version(version) < last
+
+
+def _backend_started():
+  if 'jax' not in sys.modules:
+    return False
+  try:
+    from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+    return bool(xla_bridge.backends_are_initialized())
+  except Exception:  # pylint: disable=broad-except
+    return False
+
+
+def apply(environ=None, jaxlib_version=None, backend_started=None):
+  """Sets XLA_FLAGS in environ (os.environ) to with_defaults of it, where it may.
+
+  Returns the flags it added (a string, '' for none). jaxlib_version and
+  backend_started stand in for the installed jaxlib's and JAX's state in tests.
+  """
   environ = os.environ if environ is None else environ
-  if environ.get(SWITCH, '1').strip() == '0':
-    return
-  flags = with_defaults(environ.get('XLA_FLAGS', ''))
-  if flags:
-    environ['XLA_FLAGS'] = flags
+  given = environ.get('XLA_FLAGS', '')
+  if environ.get(SWITCH, '1').strip().lower() in _OFF:
+    return ''
+  if given.strip() and not given.strip().startswith('-'):
+    return ''   # XLA reads such a value as the name of a file of flags
+  if not jaxlib_verified(jaxlib_version):
+    logging.getLogger(__name__).debug('XLA defaults not set: jaxlib outside %s', VERIFIED_JAXLIB)
+    return ''
+  flags = with_defaults(given)
+  added = flags[len(given.strip()):].strip()
+  if not added:
+    return ''
+  if _backend_started() if backend_started is None else backend_started:
+    logging.getLogger(__name__).warning(
+        'JAX started before jaxgan was imported: XLA_FLAGS left without %s', added)
+    return ''
+  environ['XLA_FLAGS'] = flags
+  logging.getLogger(__name__).info('XLA_FLAGS: added %s', added)
+  return added

@@ -1,5 +1,7 @@
 import pytest
 
+import jaxgan  # noqa: F401  (sets its XLA defaults before any test starts JAX)
+
 from helpers import SHARED_MNIST, load_config
 
 

@@ -202,6 +202,8 @@ def test_xla_switches_time_each_setting_in_its_own_process_smoke():
   lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith('{')]
   assert [l['setting'] for l in lines] == ['xla', 'no_fast_min_max', 'bad']
   assert lines[1]['xla_flags'] == '--xla_cpu_enable_fast_min_max=false'
+  # Each setting runs with its flags alone: 'xla' is XLA's own defaults, not jaxgan's.
+  assert [l['effective_xla_flags'] for l in lines[:2]] == ['', lines[1]['xla_flags']]
   assert all(l['steps_per_sec'] > 0 and l['error'] is None for l in lines[:2])
   # XLA refuses a flag it does not know: that setting reports an error, the others stand.
   assert lines[2]['steps_per_sec'] is None and lines[2]['error']
@@ -232,29 +234,44 @@ def test_fid_trend_reads_a_power_law_and_its_asymptote(tmp_path):
   sys.path.insert(0, str(ROOT / 'benchmarks'))
   import fid_trend
   steps = 750 * np.arange(1, 17)
-  # A pure power law: the slope is the exponent, and over 9,000..12,000 it falls by
-  # (12/9)^0.5 - 1, which the slope alone predicts exactly; no asymptote above 0.
-  pure = fid_trend.trend(list(zip(steps, 9.0 * (steps / 1000) ** -0.5)))
+  # A pure power law (floor 0): the slope is the exponent, over 9,000..12,000 it falls by
+  # (12/9)^0.5 - 1, which the fit gives back, and a run k times as long falls by as much.
+  pure = fid_trend.trend(list(zip(steps, 9.0 * (steps / 1000) ** -0.5)), longer=(4,))
   assert pure['log_slope_second_half'] == pytest.approx(-0.5, abs=1e-6)
   assert pure['variation_last_5'] == pytest.approx((12 / 9) ** 0.5 - 1, rel=1e-6)
-  assert pure['variation_last_5_from_slope'] == pytest.approx(pure['variation_last_5'], rel=1e-6)
+  assert pure['variation_last_5_fitted'] == pytest.approx(pure['variation_last_5'], rel=1e-3)
+  assert pure['longer']['4'] == pytest.approx(pure['variation_last_5'], rel=1e-3)
   assert pure['fit']['c'] < 0.05 and pure['fit']['alpha'] == pytest.approx(0.5, abs=0.02)
-  # With an asymptote of 1.5 (and a little noise), the fit finds it within three of its
-  # interval's half-widths, and the interval is narrow.
+  # An asymptote of 1.5 (and a little noise): the fit finds it within three of its
+  # interval's half-widths, and a longer run's last evaluations fall by less.
   noise = np.random.default_rng(0).normal(0, 0.01, steps.size)
-  bent = fid_trend.trend(list(zip(steps, 1.5 + 20 * (steps / 1000) ** -0.8 + noise)))
+  bent = fid_trend.trend(list(zip(steps, 1.5 + 20 * (steps / 1000) ** -0.8 + noise)),
+                         longer=(4,))
   fit = bent['fit']
   half_width = (fit['c_high'] - fit['c_low']) / 2
   assert 0 < half_width < 0.1 and abs(fit['c'] - 1.5) < 3 * half_width
-  assert fit['alpha'] == pytest.approx(0.8, abs=0.1)
+  assert fit['alpha'] == pytest.approx(0.8, abs=0.1) and not fit['c_at_floor']
+  truth = lambda s: 1.5 + 20 * (s / 1000) ** -0.8
+  assert bent['longer']['4'] == pytest.approx(truth(36000) / truth(48000) - 1, rel=0.1)
+  assert bent['longer']['4'] < 0.7 * bent['variation_last_5_fitted']
+  # No expected FID lies below the floor: bounded there, the same pure law is fitted with
+  # c at the floor, which flattens the extrapolated fall.
+  bounded = fid_trend.trend(list(zip(steps, 1.0 + 9.0 * (steps / 1000) ** -0.5)), floor=1.0,
+                            longer=(4,))
+  assert bounded['fit']['c_at_floor'] and bounded['fit']['c'] == 1.0
   with pytest.raises(ValueError, match='at least 5'):
     fid_trend.trend(list(zip(steps[:3], [3.0, 2.0, 1.0])))
-  # A population's workdir: one line per member, read from the fid lines alone.
-  for s in range(2):
+  with pytest.raises(ValueError, match='not below every FID'):
+    fid_trend.fit_asymptote(steps, 9.0 * (steps / 1000) ** -0.5, floor=5.0)
+  # A population's workdir: one line per member in seed order (seed_10 after seed_2),
+  # read from the finite fid lines alone, with the run's own floor.
+  for s in (0, 2, 10):
     (tmp_path / f'seed_{s}').mkdir()
-    lines = [{'step': int(t), 'fid': float(f)} for t, f in zip(steps, 9.0 * (steps / 1000) ** -0.5)]
-    (tmp_path / f'seed_{s}' / 'metrics.jsonl').write_text(
-        '\n'.join(json.dumps(l) for l in [{'step': 1, 'd_loss': 0.5}] + lines))
+    lines = [{'step': 1, 'd_loss': 0.5}, {'step': 2, 'fid': float('nan'), 'fid_floor': 1.1}]
+    lines += [{'step': int(t), 'fid': float(f), 'fid_floor': 1.1}
+              for t, f in zip(steps, 9.0 * (steps / 1000) ** -0.5)]
+    (tmp_path / f'seed_{s}' / 'metrics.jsonl').write_text('\n'.join(json.dumps(l) for l in lines))
   files = fid_trend.metrics_files(tmp_path)
-  assert [f.parent.name for f in files] == ['seed_0', 'seed_1']
-  assert len(fid_trend.read_fids(files[0])) == 16
+  assert [f.parent.name for f in files] == ['seed_0', 'seed_2', 'seed_10']
+  points, floor = fid_trend.read_fids(files[0])
+  assert len(points) == 16 and floor == 1.1

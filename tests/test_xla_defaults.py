@@ -1,7 +1,8 @@
-"""jaxgan's XLA defaults: what they add to XLA_FLAGS, and that they change XLA:CPU's
+"""jaxgan's XLA defaults: what they add to XLA_FLAGS and when, and that they change XLA:CPU's
 kernels without changing what a training step computes beyond float32 rounding."""
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -12,27 +13,55 @@ from helpers import ROOT
 from jaxgan import xla_defaults
 
 OURS = '--xla_cpu_experimental_ynn_fusion_type=individual_dot'
+VERIFIED = '0.10.2'
+
+
+def _applied(environ, version=VERIFIED, started=False):
+  return xla_defaults.apply(environ, jaxlib_version=version, backend_started=started)
 
 
 def test_the_defaults_are_added_to_what_the_user_set_and_never_over_it():
   assert xla_defaults.with_defaults('') == OURS
   assert xla_defaults.with_defaults(' --xla_dump_to=/tmp/d ') == f'--xla_dump_to=/tmp/d {OURS}'
-  mine = '--xla_cpu_experimental_ynn_fusion_type=dot --xla_cpu_enable_fast_math=false'
-  assert xla_defaults.with_defaults(mine) == mine
+  for mine in ('--xla_cpu_experimental_ynn_fusion_type=dot --xla_cpu_enable_fast_math=false',
+               '--xla_cpu_experimental_ynn_fusion_type='):   # named, even empty: the user's
+    assert xla_defaults.with_defaults(mine) == mine
   environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
-  xla_defaults.apply(environ)
+  assert _applied(environ) == OURS
   assert environ['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=8 {OURS}'
-  xla_defaults.apply(environ)   # a child process applies them again: nothing doubles
+  assert _applied(environ) == ''   # a child process applies them again: nothing doubles
   assert environ['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=8 {OURS}'
   fresh = {}
-  xla_defaults.apply(fresh)
-  assert fresh == {'XLA_FLAGS': OURS}
-  off = {'JAXGAN_XLA_DEFAULTS': '0', 'XLA_FLAGS': '--xla_dump_to=/tmp/d'}
-  xla_defaults.apply(off)
-  assert off['XLA_FLAGS'] == '--xla_dump_to=/tmp/d'
-  unset = {'JAXGAN_XLA_DEFAULTS': '0'}
-  xla_defaults.apply(unset)
-  assert unset == {'JAXGAN_XLA_DEFAULTS': '0'}
+  assert _applied(fresh) == OURS and fresh == {'XLA_FLAGS': OURS}
+
+
+@pytest.mark.parametrize('environ', [
+    {'JAXGAN_XLA_DEFAULTS': '0', 'XLA_FLAGS': '--xla_dump_to=/tmp/d'},
+    {'JAXGAN_XLA_DEFAULTS': 'off'}, {'JAXGAN_XLA_DEFAULTS': 'False'},
+    {'XLA_FLAGS': '/home/me/xla_flags.txt'},   # XLA reads it as a file of flags
+])
+def test_switched_off_or_a_flags_file_leaves_xla_flags_as_given(environ):
+  before = dict(environ)
+  assert _applied(environ) == '' and environ == before
+
+
+@pytest.mark.parametrize('version,verified', [
+    ('0.10.2', True), ('0.10.3', True), ('0.10.2.dev20261201', True), ('0.10.1', False),
+    ('0.4.30', False), ('0.11.0', False), ('1.0', False), ('', False)])
+def test_only_a_verified_jaxlib_gets_them(version, verified):
+  # XLA aborts on a flag its release does not know, so an unverified jaxlib gets none.
+  assert xla_defaults.jaxlib_verified(version) is verified
+  environ = {}
+  assert _applied(environ, version=version) == (OURS if verified else '')
+  assert environ == ({'XLA_FLAGS': OURS} if verified else {})
+
+
+def test_a_backend_started_before_the_import_is_left_alone_with_a_warning(caplog):
+  environ = {'XLA_FLAGS': '--xla_dump_to=/tmp/d'}
+  with caplog.at_level('WARNING'):
+    assert _applied(environ, started=True) == ''
+  assert environ == {'XLA_FLAGS': '--xla_dump_to=/tmp/d'}
+  assert 'JAX started before jaxgan was imported' in caplog.text and OURS in caplog.text
 
 
 def _step(tmp_path, name, **env):
@@ -47,6 +76,9 @@ def _step(tmp_path, name, **env):
   return report, np.load(out)
 
 
+@pytest.mark.skipif(not xla_defaults.jaxlib_verified() or platform.machine() != 'x86_64',
+                    reason='the defaults are not set under this jaxlib, or XLA may not hand '
+                    'convolutions to YNNPACK on this CPU')
 def test_a_training_step_under_the_defaults_equals_xlas_own_to_rounding(tmp_path):
   ours, ours_state = _step(tmp_path, 'ours')
   theirs, their_state = _step(tmp_path, 'theirs', JAXGAN_XLA_DEFAULTS='0')
