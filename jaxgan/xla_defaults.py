@@ -19,7 +19,8 @@ import sys
 # YNNPACK (docs/performance.md#on-an-intel-xeon-xlas-own-convolutions-now-jaxgans-default).
 # CPU flags leave the programs of a GPU alone.
 DEFAULTS = (('xla_cpu_experimental_ynn_fusion_type', 'individual_dot'),)
-# The jaxlib releases that know every flag above: [first, last) as version tuples.
+# [first, last) jaxlib releases to set them under: verified at the first, and its patch
+# releases are taken to keep the flags (an experimental flag may go in a minor release).
 VERIFIED_JAXLIB = ((0, 10, 2), (0, 11, 0))
 SWITCH = 'JAXGAN_XLA_DEFAULTS'
 _OFF = ('0', 'false', 'off', 'no')
