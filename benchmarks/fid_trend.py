@@ -25,14 +25,17 @@ import re
 
 import numpy as np
 
+from jaxgan import files
+from jaxgan.errors import JaxganError
+
 
 def read_fids(path):
-  """[(step, fid)] of one metrics.jsonl, finite values in step order; and its floor, if any."""
+  """[(step, fid)] of one metrics.jsonl, finite values in step order; and its floor, if any.
+
+  Read as the trainer reads its own records: a last line cut off mid-write is dropped.
+  """
   points, floor = [], None
-  for line in open(path, encoding='utf-8'):
-    if '"fid"' not in line:
-      continue
-    row = json.loads(line)
+  for row in files.read_jsonl(path):
     value = row.get('fid')
     if isinstance(value, (int, float)) and math.isfinite(value):
       points.append((row['step'], float(value)))
@@ -115,11 +118,12 @@ def trend(points, window=5, from_step=2000, floor=0.0, longer=(2, 4)):
   """The report of one run's [(step, fid)]."""
   steps = np.array([s for s, _ in points], float)
   fids = np.array([f for _, f in points], float)
-  half = steps >= steps[-1] / 2 if len(points) else steps
-  fitted = steps >= from_step
-  if len(points) < window or half.sum() < 3 or fitted.sum() < 4:
-    raise ValueError(f'{len(points)} evaluations ({int(fitted.sum())} from step {from_step}): '
-                     f'at least {window} are needed, 3 in the second half and 4 to fit')
+  if len(points) < window:
+    raise ValueError(f'{len(points)} evaluations: at least {window} are needed')
+  half, fitted = steps >= steps[-1] / 2, steps >= from_step
+  if half.sum() < 3 or fitted.sum() < 4:
+    raise ValueError(f'{int(half.sum())} evaluations in the second half and '
+                     f'{int(fitted.sum())} from step {from_step}: at least 3 and 4 are needed')
   fit = fit_asymptote(steps[fitted], fids[fitted], floor)
   first, last = steps[-window], steps[-1]
   return {'step': int(last), 'fid': float(fids[-1]),
@@ -142,10 +146,12 @@ def main():
   longer = [float(k) for k in args.longer.split(',') if k.strip()]
   for path in args.paths:
     for f in metrics_files(path):
-      points, own_floor = read_fids(f)
-      floor = args.floor if args.floor is not None else (own_floor or 0.0)
       try:
+        points, own_floor = read_fids(f)
+        floor = args.floor if args.floor is not None else (own_floor or 0.0)
         report = trend(points, args.window, args.from_step, floor, longer)
+      except JaxganError as e:   # a damaged file: the message names it
+        raise SystemExit(f'fid_trend: {e}') from None
       except ValueError as e:
         raise SystemExit(f'fid_trend: {f}: {e}') from None
       print(json.dumps({'metrics': str(f), **report}))

@@ -14,6 +14,8 @@ import os
 import re
 import sys
 
+log = logging.getLogger(__name__)
+
 # XLA:CPU hands convolutions to YNNPACK by default; for the convolutions of jaxgan's
 # models XLA's own kernels were much faster where timed, so only the dots stay with
 # YNNPACK (docs/performance.md#on-an-intel-xeon-xlas-own-convolutions-now-jaxgans-default).
@@ -31,11 +33,15 @@ def _named(xla_flags):
   return {item.lstrip('-').split('=', 1)[0] for item in xla_flags.split()}
 
 
+def _missing(xla_flags, defaults=DEFAULTS):
+  """The defaults whose flag xla_flags does not name, as '--name=value' items."""
+  named = _named(xla_flags)
+  return [f'--{name}={value}' for name, value in defaults if name not in named]
+
+
 def with_defaults(xla_flags, defaults=DEFAULTS):
   """xla_flags with each default whose flag it does not name appended."""
-  named = _named(xla_flags)
-  added = [f'--{name}={value}' for name, value in defaults if name not in named]
-  return ' '.join([xla_flags.strip(), *added]).strip()
+  return ' '.join([xla_flags.strip(), *_missing(xla_flags, defaults)]).strip()
 
 
 def _version(text):
@@ -79,16 +85,15 @@ def apply(environ=None, jaxlib_version=None, backend_started=None):
   if given.strip() and not given.strip().startswith('-'):
     return ''   # XLA reads such a value as the name of a file of flags
   if not jaxlib_verified(jaxlib_version):
-    logging.getLogger(__name__).debug('XLA defaults not set: jaxlib outside %s', VERIFIED_JAXLIB)
+    log.debug('XLA defaults not set: jaxlib outside %s', VERIFIED_JAXLIB)
     return ''
-  flags = with_defaults(given)
-  added = flags[len(given.strip()):].strip()
+  added = ' '.join(_missing(given))
   if not added:
     return ''
   if _backend_started() if backend_started is None else backend_started:
-    logging.getLogger(__name__).warning(
+    log.warning(
         'JAX started before jaxgan was imported: XLA_FLAGS left without %s', added)
     return ''
-  environ['XLA_FLAGS'] = flags
-  logging.getLogger(__name__).info('XLA_FLAGS: added %s', added)
+  environ['XLA_FLAGS'] = with_defaults(given)
+  log.info('XLA_FLAGS: added %s', added)
   return added
