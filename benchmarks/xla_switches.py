@@ -5,8 +5,10 @@
 
 XLA reads its flags once, when JAX starts its backend, so each setting runs
 benchmarks/throughput.py in a process of its own, with XLA_FLAGS set to the
-setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out;
-the setting 'jaxgan' is jaxgan's defaults, jaxgan/xla_defaults.py). The settings
+setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out),
+except the setting named 'jaxgan', which runs with jaxgan's defaults as a user gets
+them: its XLA flags (jaxgan/xla_defaults.py) and its CPU Threefry (jaxgan/cpu_threefry.py,
+which every other setting runs without). The settings
 take turns round by round, so a machine that slows down mid-run slows all of them
 alike. One JSON line per run goes to stdout
 (and to --out); at the end a table on stderr gives each setting's median
@@ -29,7 +31,7 @@ YNN = '--xla_cpu_experimental_ynn_fusion_type'
 
 CPU_SETTINGS = ';'.join([
     'xla=',
-    f'jaxgan={xla_defaults.with_defaults("")}',
+    'jaxgan=',
     'onednn=--xla_cpu_use_onednn=true',
     'onednn_custom_call=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true',
     'onednn_fusions=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce',
@@ -64,9 +66,13 @@ def parse_settings(spec):
   return settings
 
 
-def time_setting(device, flags, batch, steps, extra=()):
-  """throughput.py's JSON report of jaxgan alone under XLA_FLAGS=flags, or the error it gave."""
-  env = dict(os.environ, XLA_FLAGS=flags, **{xla_defaults.SWITCH: '0'})
+def time_setting(device, flags, batch, steps, extra=(), jaxgan_defaults=False):
+  """throughput.py's JSON report of jaxgan alone under XLA_FLAGS=flags, or the error it gave.
+
+  With `jaxgan_defaults` jaxgan adds its own defaults to those flags.
+  """
+  env = dict(os.environ, XLA_FLAGS=flags,
+             **{xla_defaults.SWITCH: '1' if jaxgan_defaults else '0'})
   if device == 'cpu':
     env['JAX_PLATFORMS'] = 'cpu'   # a GPU run takes JAX's own choice of platform
   proc = subprocess.run(
@@ -102,11 +108,13 @@ def main():
   for rnd in range(args.rounds):
     for batch in batches:
       for name, flags in settings.items():
-        report = time_setting(args.device, flags, batch, steps, extra)
+        report = time_setting(args.device, flags, batch, steps, extra,
+                              jaxgan_defaults=name == 'jaxgan')
         line = json.dumps({'setting': name, 'xla_flags': flags, 'round': rnd, 'batch': batch,
                            'steps': steps,
                            # What the timed process ran with, as throughput.py read it.
                            'effective_xla_flags': report.get('xla_flags'),
+                           'cpu_threefry': report.get('cpu_threefry'),
                            'steps_per_sec': report.get('steps_per_sec'),
                            'compile_and_first_dispatch_s':
                                report.get('compile_and_first_dispatch_s'),

@@ -72,6 +72,12 @@ def _backend_started():
     return False
 
 
+def enabled(environ=None):
+  """Whether jaxgan's defaults are on: JAXGAN_XLA_DEFAULTS (in environ, os.environ) is not off."""
+  environ = os.environ if environ is None else environ
+  return environ.get(SWITCH, '1').strip().lower() not in _OFF
+
+
 def apply(environ=None, jaxlib_version=None, backend_started=None):
   """Sets XLA_FLAGS in environ (os.environ) to with_defaults of it, where it may.
 
@@ -80,7 +86,7 @@ def apply(environ=None, jaxlib_version=None, backend_started=None):
   """
   environ = os.environ if environ is None else environ
   given = environ.get('XLA_FLAGS', '')
-  if environ.get(SWITCH, '1').strip().lower() in _OFF:
+  if not enabled(environ):
     return ''
   if given.strip() and not given.strip().startswith('-'):
     return ''   # XLA reads such a value as the name of a file of flags

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from helpers import ROOT
+from jaxgan import xla_defaults
 
 
 def _run_lines(*extra, env=None, steps=('--steps', '4'), keras=False):
@@ -195,16 +196,20 @@ def test_xla_switches_time_each_setting_in_its_own_process_smoke():
   proc = subprocess.run(
       [sys.executable, 'benchmarks/xla_switches.py', '--rounds', '1', '--steps', '2',
        '--batch', '16', '--settings', 'xla=;no_fast_min_max=--xla_cpu_enable_fast_min_max=false;'
-       'bad=--xla_no_such_flag=1', '--', '--config', 'configs/test.py', '--num_examples', '256'],
+       'bad=--xla_no_such_flag=1;jaxgan=', '--', '--config', 'configs/test.py', '--num_examples', '256'],
       cwd=ROOT, capture_output=True, text=True, timeout=600,
       env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert proc.returncode == 0, proc.stderr
   lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith('{')]
-  assert [l['setting'] for l in lines] == ['xla', 'no_fast_min_max', 'bad']
+  assert [l['setting'] for l in lines] == ['xla', 'no_fast_min_max', 'bad', 'jaxgan']
   assert lines[1]['xla_flags'] == '--xla_cpu_enable_fast_min_max=false'
-  # Each setting runs with its flags alone: 'xla' is XLA's own defaults, not jaxgan's.
+  # Each setting runs with its flags alone: 'xla' is XLA's own defaults, not jaxgan's;
+  # 'jaxgan' is jaxgan's, as a user gets them.
   assert [l['effective_xla_flags'] for l in lines[:2]] == ['', lines[1]['xla_flags']]
-  assert all(l['steps_per_sec'] > 0 and l['error'] is None for l in lines[:2])
+  assert [l['cpu_threefry'] for l in (lines[0], lines[1], lines[3])] == [False, False, True]
+  if xla_defaults.jaxlib_verified():
+    assert lines[3]['effective_xla_flags'] == xla_defaults.with_defaults('')
+  assert all(l['steps_per_sec'] > 0 and l['error'] is None for l in lines[:2] + lines[3:])
   # XLA refuses a flag it does not know: that setting reports an error, the others stand.
   assert lines[2]['steps_per_sec'] is None and lines[2]['error']
   table = proc.stderr[proc.stderr.index('batch 16: median steps/s'):]
@@ -275,3 +280,20 @@ def test_fid_trend_reads_a_power_law_and_its_asymptote(tmp_path):
   assert [f.parent.name for f in files] == ['seed_0', 'seed_2', 'seed_10']
   points, floor = fid_trend.read_fids(files[0])
   assert len(points) == 16 and floor == 1.1
+
+
+def test_step_parts_times_each_part_in_jaxgan_and_keras_smoke():
+  proc = subprocess.run(
+      [sys.executable, 'benchmarks/step_parts.py', '--config', 'configs/test.py', '--batch', '16',
+       '--repeats', '1'], cwd=ROOT, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert proc.returncode == 0, proc.stderr
+  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  parts = ['g_forward', 'g_forward_backward', 'd_forward', 'd_params_grad_2_batches',
+           'd_input_grad', 'step']
+  assert report['batch'] == 16 and report['cpu_threefry'] == xla_defaults.enabled()
+  for side in ('jaxgan_ms', 'keras_ms'):
+    assert list(report[side]) == parts and all(v > 0 for v in report[side].values())
+  for p in parts:
+    assert report['jaxgan_over_keras'][p] == pytest.approx(
+        report['jaxgan_ms'][p] / report['keras_ms'][p])

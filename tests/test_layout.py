@@ -11,7 +11,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'jaxgan'
 
 # Lower layers never import higher ones. Within a layer modules do not import each other.
 LAYERS = [
-    ('errors', 'timing', 'defaults', 'layers', 'preemption', 'xla_defaults'),
+    ('errors', 'timing', 'defaults', 'layers', 'preemption', 'xla_defaults',
+     'cpu_threefry'),
     ('files', 'sample_files', 'hyper'),
     ('visualize', 'metric_writers', 'idx', 'image_files', 'fingerprint', 'parallel', 'losses',
      'optimizers', 'augment'),

@@ -95,3 +95,9 @@ def test_a_training_step_under_the_defaults_equals_xlas_own_to_rounding(tmp_path
   assert ours_state.files == their_state.files
   for k in ours_state.files:
     np.testing.assert_allclose(ours_state[k], their_state[k], rtol=1e-5, atol=2e-5)
+  # Threefry as straight-line code (cpu_threefry), switched with the flags: no loop in
+  # the program, and bit for bit the random bits and Dropout mask JAX's loop draws.
+  assert ours['threefry_loops'] == 0 and theirs['threefry_loops'] > 0
+  for k in ('bits', 'dropout'):
+    np.testing.assert_array_equal(ours_state[k], their_state[k])
+  assert 0.65 < their_state['dropout'].mean() < 0.75

@@ -1,10 +1,11 @@
-"""Two training steps of the tutorial DCGAN (batch 16), under whatever XLA_FLAGS this process has.
+"""Two training steps of the tutorial DCGAN (batch 16), under whatever defaults this process has.
 
   python tests/scripts/xla_defaults_step.py OUT.npz
 
-Writes the state after the steps to OUT.npz and prints one JSON line: the XLA_FLAGS
-JAX started with, each step's metrics, and how many YNNPACK fusions hold a
-convolution in the compiled step.
+Writes the state after the steps to OUT.npz (with `bits` and `dropout`: random bits and a
+Dropout mask drawn by JAX) and prints one JSON line: the XLA_FLAGS JAX started with, each
+step's metrics, how many YNNPACK fusions hold a convolution in the compiled step, and
+how many loops the compiled random-bits program has.
 """
 import json
 import os
@@ -47,9 +48,14 @@ def main():
     state, m = step(state, batch, keys['step'])
     metrics.append({k: float(v) for k, v in m.items()})
   leaves = jax.tree_util.tree_leaves(jax.device_get(state))
-  np.savez(sys.argv[1], *[np.asarray(l) for l in leaves])
+  bits = jax.jit(lambda k: jax.random.bits(k, (3, 1001)))
+  key = jax.random.key(7)
+  dropout = jax.random.bernoulli(jax.random.fold_in(key, 1), 0.7, (16, 14, 14, 64))
+  np.savez(sys.argv[1], *[np.asarray(l) for l in leaves], bits=np.asarray(bits(key)),
+           dropout=np.asarray(dropout))
   print(json.dumps({'xla_flags': os.environ.get('XLA_FLAGS', ''), 'metrics': metrics,
-                    'ynn_convolutions': ynn_convolutions(hlo)}))
+                    'ynn_convolutions': ynn_convolutions(hlo),
+                    'threefry_loops': bits.lower(key).compile().as_text().count(' while(')}))
 
 
 if __name__ == '__main__':
