@@ -7,7 +7,9 @@ Times, each as its own jitted (or tf.function) program on the same random inputs
 forward pass in training mode; G's forward and backward pass to its parameters; D's
 forward pass on one batch; D's forward and backward pass to its parameters on two
 batches (real and fake, as D's update); D's forward and backward pass to its input on
-one batch (as G's update); and the whole training step. jaxgan's parts are its own
+one batch (as G's update); and the whole training step. For the tutorial's DCGAN family
+(what keras_tutorial.py can stand for: one D update a step, unconditional, no spectral
+norm); another config is refused with one line. jaxgan's parts are its own
 modules (the config's layers, Dropout, BatchNorm); the Keras tutorial's are its own
 Sequential models (keras_tutorial.py), when TensorFlow is importable. Prints one JSON
 line: milliseconds per part for each, and their ratio. A part's time alone is not its
@@ -31,7 +33,6 @@ from ml_collections import config_flags
 from jaxgan import cpu_threefry
 from jaxgan import gan as gan_lib
 from jaxgan import update
-from jaxgan import xla_defaults
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import keras_tutorial  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -58,9 +59,8 @@ def _ms(run, repeats):
   return (time.perf_counter() - start) / repeats * 1e3
 
 
-def jaxgan_parts(config, z, x, repeats):
+def jaxgan_parts(gan, config, z, x, repeats):
   """{part: ms} for jaxgan's modules and training step."""
-  gan = gan_lib.make_gan(config)
   keys = gan_lib.rngs(config.seed)
   state = gan_lib.init_state(gan, keys['init'])
   g_stats, d_stats = state.g_batch_stats, state.d_batch_stats
@@ -69,21 +69,22 @@ def jaxgan_parts(config, z, x, repeats):
     return gan.generator.apply({'params': params, 'batch_stats': g_stats}, z, train=True,
                                mutable=['batch_stats'])[0]
 
-  def d(params, x):
+  def d(params, x, key):
+    # The dropout key an argument, as in the step: a constant one would be folded in.
     return gan.discriminator.apply({'params': params, 'batch_stats': d_stats}, x, train=True,
-                                   rngs={'dropout': jax.random.PRNGKey(3)})
+                                   rngs={'dropout': key})
 
   square = lambda f: lambda *a: jnp.sum(jnp.square(f(*a)))
   g_fwd, d_fwd = jax.jit(g), jax.jit(d)
   g_grad = jax.jit(jax.grad(square(g)))
   d_grad = jax.jit(jax.grad(square(d)))
-  d_input = jax.jit(jax.grad(square(lambda x, p: d(p, x))))
-  xx = jnp.concatenate([x, x])
+  d_input = jax.jit(jax.grad(square(lambda x, p, key: d(p, x, key))))
+  xx, key = jnp.concatenate([x, x]), keys['step']
   times = {'g_forward': _ms(lambda: g_fwd(state.g_params, z), repeats),
            'g_forward_backward': _ms(lambda: g_grad(state.g_params, z), repeats),
-           'd_forward': _ms(lambda: d_fwd(state.d_params, x), repeats),
-           'd_params_grad_2_batches': _ms(lambda: d_grad(state.d_params, xx), repeats),
-           'd_input_grad': _ms(lambda: d_input(x, state.d_params), repeats)}
+           'd_forward': _ms(lambda: d_fwd(state.d_params, x, key), repeats),
+           'd_params_grad_2_batches': _ms(lambda: d_grad(state.d_params, xx, key), repeats),
+           'd_input_grad': _ms(lambda: d_input(x, state.d_params, key), repeats)}
   step = update.make_train_step(gan)
   batch = {'image': x[None], 'label': jnp.zeros((1, x.shape[0]), jnp.int32)}
   holder = {'state': state}
@@ -130,26 +131,27 @@ def main(argv):
   del argv
   config = FLAGS.config
   config.train.batch_size = FLAGS.batch
-  z = jax.random.normal(jax.random.PRNGKey(1), (FLAGS.batch, config.model.latent_dim))
-  shape = tuple(config.model.get('image_shape', ()) or (28, 28, 1))
-  x = jax.random.uniform(jax.random.PRNGKey(2), (FLAGS.batch,) + shape, minval=-1.0, maxval=1.0)
-  ours = jaxgan_parts(config, z, x, FLAGS.repeats)
+  why = keras_tutorial.unsupported(config)
+  if why or config.gan.n_critic != 1:
+    sys.exit(f'step_parts: times the tutorial DCGAN\'s family only: '
+             f'{why or "train.n_critic is not 1"}')
+  gan = gan_lib.make_gan(config)
+  z = jax.random.normal(jax.random.PRNGKey(1), (FLAGS.batch, gan.latent_dim))
+  x = jax.random.uniform(jax.random.PRNGKey(2), (FLAGS.batch,) + gan.image_shape, minval=-1.0,
+                         maxval=1.0)
+  ours = jaxgan_parts(gan, config, z, x, FLAGS.repeats)
   theirs = None
   if FLAGS.keras:
-    why = keras_tutorial.unsupported(config)
     try:
       import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-    except ImportError:
-      why = 'TensorFlow is not importable'
-    if why:
-      print(f'step_parts: Keras not timed: {why}', file=sys.stderr)
-    else:
       theirs = keras_parts(config, z, x, FLAGS.repeats)
+    except ImportError:
+      print('step_parts: Keras not timed: TensorFlow is not importable', file=sys.stderr)
   device = jax.devices()[0]
   print(json.dumps({
       'device': f'{device.platform}:{device.device_kind}', 'jax': jax.__version__,
       'xla_flags': os.environ.get('XLA_FLAGS', ''),
-      'cpu_threefry': xla_defaults.enabled() and cpu_threefry.unrolled_rule() is not None,
+      'cpu_threefry': cpu_threefry.unrolled_on_cpu(),
       'batch': FLAGS.batch, 'repeats': FLAGS.repeats, 'jaxgan_ms': ours, 'keras_ms': theirs,
       'jaxgan_over_keras': ({p: ours[p] / theirs[p] for p in PARTS} if theirs else None)}))
 

@@ -56,7 +56,6 @@ from jaxgan import parallel
 from jaxgan import streaming
 from jaxgan import train
 from jaxgan import update
-from jaxgan import xla_defaults
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import profile_summary  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -312,7 +311,7 @@ def main(argv):
       print(json.dumps({
           'device': f'{device.platform}:{device.device_kind}', 'devices': num_devices,
           'jax': jax.__version__, 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-          'cpu_threefry': xla_defaults.enabled() and cpu_threefry.unrolled_rule() is not None,
+          'cpu_threefry': cpu_threefry.unrolled_on_cpu(),
           'batch': config.train.batch_size, 'compute_dtype': dtype,
           'num_examples': FLAGS.num_examples,
           **ours,

@@ -5,10 +5,10 @@
 
 XLA reads its flags once, when JAX starts its backend, so each setting runs
 benchmarks/throughput.py in a process of its own, with XLA_FLAGS set to the
-setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out),
-except the setting named 'jaxgan', which runs with jaxgan's defaults as a user gets
-them: its XLA flags (jaxgan/xla_defaults.py) and its CPU Threefry (jaxgan/cpu_threefry.py,
-which every other setting runs without). The settings
+setting's flags alone (the user's own XLA_FLAGS and jaxgan's defaults left out), except
+a setting whose flags are `@jaxgan`: it runs with jaxgan's defaults as a user gets them,
+its XLA flags (jaxgan/xla_defaults.py) and its CPU Threefry (jaxgan/cpu_threefry.py, which
+every other setting runs without). The settings
 take turns round by round, so a machine that slows down mid-run slows all of them
 alike. One JSON line per run goes to stdout
 (and to --out); at the end a table on stderr gives each setting's median
@@ -28,10 +28,11 @@ from jaxgan import xla_defaults
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 YNN = '--xla_cpu_experimental_ynn_fusion_type'
+JAXGAN_DEFAULTS = '@jaxgan'   # a setting's flags that stand for jaxgan's own defaults
 
 CPU_SETTINGS = ';'.join([
     'xla=',
-    'jaxgan=',
+    'jaxgan=@jaxgan',
     'onednn=--xla_cpu_use_onednn=true',
     'onednn_custom_call=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_custom_call=true',
     'onednn_fusions=--xla_cpu_use_onednn=true --xla_cpu_experimental_onednn_fusion_type=dot,eltwise,reduce',
@@ -66,13 +67,14 @@ def parse_settings(spec):
   return settings
 
 
-def time_setting(device, flags, batch, steps, extra=(), jaxgan_defaults=False):
+def time_setting(device, flags, batch, steps, extra=()):
   """throughput.py's JSON report of jaxgan alone under XLA_FLAGS=flags, or the error it gave.
 
-  With `jaxgan_defaults` jaxgan adds its own defaults to those flags.
+  flags == JAXGAN_DEFAULTS: under jaxgan's defaults, as a user gets them.
   """
-  env = dict(os.environ, XLA_FLAGS=flags,
-             **{xla_defaults.SWITCH: '1' if jaxgan_defaults else '0'})
+  ours = flags == JAXGAN_DEFAULTS
+  env = dict(os.environ, XLA_FLAGS='' if ours else flags,
+             **{xla_defaults.SWITCH: '1' if ours else '0'})
   if device == 'cpu':
     env['JAX_PLATFORMS'] = 'cpu'   # a GPU run takes JAX's own choice of platform
   proc = subprocess.run(
@@ -108,8 +110,7 @@ def main():
   for rnd in range(args.rounds):
     for batch in batches:
       for name, flags in settings.items():
-        report = time_setting(args.device, flags, batch, steps, extra,
-                              jaxgan_defaults=name == 'jaxgan')
+        report = time_setting(args.device, flags, batch, steps, extra)
         line = json.dumps({'setting': name, 'xla_flags': flags, 'round': rnd, 'batch': batch,
                            'steps': steps,
                            # What the timed process ran with, as throughput.py read it.

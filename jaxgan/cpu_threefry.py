@@ -1,50 +1,55 @@
-"""Threefry on a CPU as straight-line code: the same random bits, drawn several times faster.
+"""Threefry on a CPU as straight-line code: the same random bits, drawn faster.
 
-JAX lowers its Threefry-2x32 hash for XLA:CPU as a loop of five iterations (for a smaller
-program), and XLA:CPU runs each iteration as separate passes over the whole array of
-counters. On accelerators JAX emits the same hash unrolled, which XLA compiles into one
-elementwise kernel. jaxgan registers that unrolled form for the CPU too: the same
-integer arithmetic in the same order, so every bit JAX draws is unchanged (Dropout's
-masks, latents, data orders), only faster (docs/performance.md#dropouts-random-bits-threefry-unrolled-on-the-cpu).
+JAX releases up to at least 0.10 lower the Threefry-2x32 hash for XLA:CPU as a rolled
+loop (a smaller program), which XLA:CPU runs as separate passes over the whole array of
+counters for every iteration; for accelerators the same JAX emits the hash unrolled,
+which XLA compiles into one elementwise kernel. Where a JAX still has the rolled CPU
+rule, jaxgan registers JAX's own accelerator rule for the CPU in its place: the same
+integer arithmetic in the same order, so every bit drawn (Dropout's masks, latents, data
+orders) is unchanged (docs/performance.md#dropouts-random-bits-threefry-unrolled-on-the-cpu).
 
 Applied on import of the package beside jaxgan's XLA defaults and switched off with them
-(JAXGAN_XLA_DEFAULTS=0). A JAX without the expected lowering function keeps its own.
+(JAXGAN_XLA_DEFAULTS=0). A JAX that already unrolls it, or whose internals differ, keeps
+its own rule.
 """
-import functools
 import logging
 
 log = logging.getLogger(__name__)
 
 
-def _jax_threefry():
-  """JAX's threefry module (its primitive and its lowering function), or None."""
+def _replaceable():
+  """JAX's threefry module where it has a rolled CPU rule and the unrolled rule, else None."""
   try:
     from jax._src.random import threefry2x32  # pylint: disable=g-import-not-at-top
-  except ImportError:
+  except Exception:  # pylint: disable=broad-except
     return None
-  if not (hasattr(threefry2x32, 'threefry2x32_p')
-          and hasattr(threefry2x32, '_threefry2x32_lowering')):
-    return None
-  return threefry2x32
-
-
-def unrolled_rule():
-  """JAX's accelerator lowering of threefry2x32 (the rounds unrolled), or None."""
-  module = _jax_threefry()
-  if module is None:
-    return None
-  from jax.interpreters import mlir  # pylint: disable=g-import-not-at-top
-  return mlir.lower_fun(functools.partial(module._threefry2x32_lowering,  # pylint: disable=protected-access
-                                          use_rolled_loops=False),
-                        multiple_results=True)
+  names = ('threefry2x32_p', '_threefry2x32_lowering_rule', '_threefry2x32_cpu_lowering_rule')
+  return threefry2x32 if all(hasattr(threefry2x32, n) for n in names) else None
 
 
 def apply():
-  """Registers the unrolled lowering of threefry2x32 for the CPU. Returns whether it did."""
-  module, rule = _jax_threefry(), unrolled_rule()
-  if module is None or rule is None:
-    log.debug('threefry left as JAX lowers it: no jax._src.random.threefry2x32 lowering here')
+  """Registers JAX's unrolled threefry2x32 rule for the CPU. Returns whether it did."""
+  module = _replaceable()
+  if module is None:
+    log.debug('threefry left as JAX lowers it: no rolled CPU rule to replace here')
     return False
-  from jax.interpreters import mlir  # pylint: disable=g-import-not-at-top
-  mlir.register_lowering(module.threefry2x32_p, rule, platform='cpu')
+  try:
+    from jax.interpreters import mlir  # pylint: disable=g-import-not-at-top
+    # Out of line, as JAX registers it for accelerators: one function, many call sites.
+    mlir.register_lowering(module.threefry2x32_p, module._threefry2x32_lowering_rule,  # pylint: disable=protected-access
+                           platform='cpu', inline=False)
+  except Exception as e:  # pylint: disable=broad-except
+    log.warning('threefry left as JAX lowers it: %s', e)
+    return False
   return True
+
+
+def unrolled_on_cpu():
+  """Whether a random draw lowered for the CPU now has no loop (what apply() is for).
+
+  Lowers, without compiling, jax.random.bits for the CPU and looks for a while loop.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  lowered = jax.jit(lambda k: jax.random.bits(k, (8,))).trace(jax.random.key(0)).lower(
+      lowering_platforms=('cpu',))
+  return 'while' not in lowered.as_text()

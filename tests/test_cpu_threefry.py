@@ -1,7 +1,7 @@
 """Threefry as straight-line code on a CPU (jaxgan.cpu_threefry): JAX's hash, unrolled.
 
-That the bits equal those of JAX's own CPU lowering, drawn in a process with jaxgan's
-defaults off, is tested in test_xla_defaults.py (two processes, one training step).
+That whole draws (random bits, a Dropout mask) equal those of JAX's own CPU rule, drawn in
+a process with jaxgan's defaults off, is tested in test_xla_defaults.py (two processes).
 """
 import jax
 import jax.numpy as jnp
@@ -11,18 +11,33 @@ import pytest
 from jaxgan import cpu_threefry
 from jaxgan import xla_defaults
 
-needs_cpu = pytest.mark.skipif(jax.default_backend() != 'cpu', reason='a CPU lowering')
+needs_switch_on = pytest.mark.skipif(not xla_defaults.enabled(),
+                                     reason='jaxgan defaults switched off here')
 
 
-def test_this_jax_has_the_lowering_it_replaces():
-  # The project's pinned JAX: if a release moves the function, this says so.
+@needs_switch_on
+def test_the_verified_jax_has_the_rolled_rule_and_draws_without_a_loop():
+  # The project's pinned JAX: if a release moves or drops the rule, this says so.
   if not xla_defaults.jaxlib_verified():
     pytest.skip('not the JAX release this was verified with')
-  assert cpu_threefry.unrolled_rule() is not None
+  assert cpu_threefry._replaceable() is not None  # pylint: disable=protected-access
   assert cpu_threefry.apply()
+  assert cpu_threefry.unrolled_on_cpu()
 
 
-@needs_cpu
+def test_the_rolled_and_unrolled_hash_agree_bit_for_bit():
+  module = cpu_threefry._replaceable()  # pylint: disable=protected-access
+  if module is None or not hasattr(module, '_threefry2x32_lowering'):
+    pytest.skip('this JAX has no rolled CPU rule')
+  words = np.random.default_rng(0).integers(0, 2**32, (4, 5003), dtype=np.uint32)
+  k1, k2 = words[0, :1], words[1, :1]
+  hashes = [np.asarray(jax.jit(lambda k1, k2, x1, x2, r=rolled: jnp.stack(
+      module._threefry2x32_lowering(k1, k2, x1, x2, use_rolled_loops=r)))(  # pylint: disable=protected-access
+          k1, k2, words[2], words[3])) for rolled in (True, False)]
+  np.testing.assert_array_equal(hashes[0], hashes[1])
+  assert len(np.unique(hashes[0])) > 9990   # a hash, not a constant
+
+
 @pytest.mark.parametrize('key,count,expected', [
     # Random123's known answers for Threefry-2x32 with 20 rounds (Salmon et al. 2011).
     ((0x00000000, 0x00000000), (0x00000000, 0x00000000), (0x6b200159, 0x99ba4efe)),
@@ -35,16 +50,9 @@ def test_the_hash_gives_threefrys_known_answers(key, count, expected):
   assert [int(v) for v in np.asarray(out)] == list(expected)
 
 
-@needs_cpu
-def test_random_bits_compile_without_a_loop_when_on():
-  if not xla_defaults.enabled():
-    pytest.skip('jaxgan defaults switched off in this environment')
-  assert cpu_threefry.apply()
-  key = jax.random.key(3)
-  hlo = jax.jit(lambda k: jax.random.normal(k, (4, 100))).lower(key).compile().as_text()
-  assert ' while(' not in hlo
-  # Still a random draw: the shape's values differ and look standard normal.
-  z = np.asarray(jax.random.normal(key, (20000,)))
+@needs_switch_on
+def test_draws_from_the_unrolled_rule_look_standard_normal():
+  if not cpu_threefry.apply():
+    pytest.skip('this JAX keeps its own rule')
+  z = np.asarray(jax.random.normal(jax.random.key(3), (20000,)))
   assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05
-  assert not np.array_equal(jax.random.bits(jax.random.fold_in(key, 1), (8,)),
-                            jax.random.bits(key, (8,)))

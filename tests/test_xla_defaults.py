@@ -98,6 +98,7 @@ def test_a_training_step_under_the_defaults_equals_xlas_own_to_rounding(tmp_path
   # Threefry as straight-line code (cpu_threefry), switched with the flags: no loop in
   # the program, and bit for bit the random bits and Dropout mask JAX's loop draws.
   assert ours['threefry_loops'] == 0 and theirs['threefry_loops'] > 0
+  assert ours['threefry_unrolled'] and not theirs['threefry_unrolled']
   for k in ('bits', 'dropout'):
     np.testing.assert_array_equal(ours_state[k], their_state[k])
   assert 0.65 < their_state['dropout'].mean() < 0.75

@@ -17,6 +17,7 @@ import sys
 import jax
 import numpy as np
 
+from jaxgan import cpu_threefry
 from jaxgan import gan as gan_lib
 from jaxgan import update
 
@@ -55,6 +56,7 @@ def main():
            dropout=np.asarray(dropout))
   print(json.dumps({'xla_flags': os.environ.get('XLA_FLAGS', ''), 'metrics': metrics,
                     'ynn_convolutions': ynn_convolutions(hlo),
+                    'threefry_unrolled': cpu_threefry.unrolled_on_cpu(),
                     'threefry_loops': bits.lower(key).compile().as_text().count(' while(')}))
 
 
