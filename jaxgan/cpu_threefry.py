@@ -45,11 +45,17 @@ def apply():
 
 
 def unrolled_on_cpu():
-  """Whether a random draw lowered for the CPU now has no loop (what apply() is for).
+  """Whether a random draw lowered for the CPU has no loop (what apply() is for); None if
+  this JAX cannot say.
 
   Lowers, without compiling, jax.random.bits for the CPU and looks for a while loop.
   """
-  import jax  # pylint: disable=g-import-not-at-top
-  lowered = jax.jit(lambda k: jax.random.bits(k, (8,))).trace(jax.random.key(0)).lower(
-      lowering_platforms=('cpu',))
+  try:
+    import jax  # pylint: disable=g-import-not-at-top
+    lowered = jax.jit(lambda k: jax.random.bits(k, (8,))).trace(jax.random.key(0)).lower(
+        lowering_platforms=('cpu',))
+  except Exception as e:  # pylint: disable=broad-except
+    # A report (benchmarks) must not fail on a JAX whose lowering API moved.
+    log.debug('could not lower a draw for the CPU: %s', e)
+    return None
   return 'while' not in lowered.as_text()
