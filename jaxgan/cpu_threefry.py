@@ -8,9 +8,9 @@ rule, jaxgan registers JAX's own accelerator rule for the CPU in its place: the 
 integer arithmetic in the same order, so every bit drawn (Dropout's masks, latents, data
 orders) is unchanged (docs/performance.md#dropouts-random-bits-threefry-unrolled-on-the-cpu).
 
-Applied on import of the package beside jaxgan's XLA defaults and switched off with them
-(JAXGAN_XLA_DEFAULTS=0). A JAX that already unrolls it, or whose internals differ, keeps
-its own rule.
+Applied where jaxgan builds its GAN (gan.py), before any of its programs is traced, and
+switched off with jaxgan's XLA defaults (JAXGAN_XLA_DEFAULTS=0). A JAX that already
+unrolls it, or whose internals differ, keeps its own rule.
 """
 import logging
 
@@ -35,9 +35,9 @@ def apply():
     return False
   try:
     from jax.interpreters import mlir  # pylint: disable=g-import-not-at-top
+    rule = module._threefry2x32_lowering_rule  # pylint: disable=protected-access
     # Out of line, as JAX registers it for accelerators: one function, many call sites.
-    mlir.register_lowering(module.threefry2x32_p, module._threefry2x32_lowering_rule,  # pylint: disable=protected-access
-                           platform='cpu', inline=False)
+    mlir.register_lowering(module.threefry2x32_p, rule, platform='cpu', inline=False)
   except Exception as e:  # pylint: disable=broad-except
     log.warning('threefry left as JAX lowers it: %s', e)
     return False
@@ -45,17 +45,21 @@ def apply():
 
 
 def unrolled_on_cpu():
-  """Whether a random draw lowered for the CPU has no loop (what apply() is for); None if
+  """Whether a Threefry draw lowered for the CPU has no loop (what apply() is for); None if
   this JAX cannot say.
 
-  Lowers, without compiling, jax.random.bits for the CPU and looks for a while loop.
+  Lowers, without compiling, a draw from a threefry key of abstract data (whatever JAX's
+  default generator) and looks for a while loop.
   """
   try:
     import jax  # pylint: disable=g-import-not-at-top
-    lowered = jax.jit(lambda k: jax.random.bits(k, (8,))).trace(jax.random.key(0)).lower(
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    draw = lambda data: jax.random.bits(jax.random.wrap_key_data(data, impl='threefry2x32'),
+                                        (8,))
+    lowered = jax.jit(draw).trace(jax.ShapeDtypeStruct((2,), jnp.uint32)).lower(
         lowering_platforms=('cpu',))
   except Exception as e:  # pylint: disable=broad-except
     # A report (benchmarks) must not fail on a JAX whose lowering API moved.
     log.debug('could not lower a draw for the CPU: %s', e)
     return None
-  return 'while' not in lowered.as_text()
+  return 'stablehlo.while' not in lowered.as_text()

@@ -35,7 +35,7 @@ def main(argv):
   if FLAGS.samples and FLAGS.config is None:
     cli.fail('--samples needs --config (it names the data set to compare with)', 2)
   try:
-    # The file first, with NumPy alone: a bad one is reported before data and classifier load.
+    # The file first, with NumPy alone: a bad one is reported before JAX, data and classifier load.
     samples = sample_files.read(FLAGS.samples) if FLAGS.samples else None
     from jaxgan import scoring  # pylint: disable=g-import-not-at-top
     if samples is not None:

@@ -16,11 +16,19 @@ import jax.numpy as jnp
 import optax
 
 from jaxgan import augment
+from jaxgan import cpu_threefry
 from jaxgan import hyper
 from jaxgan import losses
 from jaxgan import models
 from jaxgan import optimizers
+from jaxgan import xla_defaults
 from jaxgan.errors import ConfigError
+
+# Here, not on import of the package: it needs JAX imported, which the package's fast
+# paths (a bad samples file reported at once) do without. Every path that trains,
+# samples or scores builds its GAN here first.
+if xla_defaults.enabled():
+  cpu_threefry.apply()
 
 
 @flax.struct.dataclass

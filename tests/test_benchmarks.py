@@ -196,27 +196,30 @@ def test_keras_tutorial_builds_the_tutorials_models():
 def test_xla_switches_time_each_setting_in_its_own_process_smoke():
   proc = subprocess.run(
       [sys.executable, 'benchmarks/xla_switches.py', '--rounds', '1', '--steps', '2',
-       '--batch', '16', '--settings', 'xla=;no_fast_min_max=--xla_cpu_enable_fast_min_max=false;'
-       'bad=--xla_no_such_flag=1;jaxgan=@jaxgan', '--', '--config', 'configs/test.py', '--num_examples', '256'],
+       '--batch', '16', '--settings',
+       'xla=;jaxgan=--xla_cpu_enable_fast_min_max=false;bad=--xla_no_such_flag=1;ours=@jaxgan',
+       '--', '--config', 'configs/test.py', '--num_examples', '256'],
       cwd=ROOT, capture_output=True, text=True, timeout=600,
       env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert proc.returncode == 0, proc.stderr
   lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith('{')]
-  assert [l['setting'] for l in lines] == ['xla', 'no_fast_min_max', 'bad', 'jaxgan']
+  assert [l['setting'] for l in lines] == ['xla', 'jaxgan', 'bad', 'ours']
   assert lines[1]['xla_flags'] == '--xla_cpu_enable_fast_min_max=false'
-  # Each setting runs with its flags alone: 'xla' is XLA's own defaults, not jaxgan's;
-  # 'jaxgan' is jaxgan's, as a user gets them.
+  # Each setting runs with its flags alone, whatever its name ('xla' is XLA's own
+  # defaults, not jaxgan's); the marker @jaxgan stands for jaxgan's, as a user gets them.
   assert [l['effective_xla_flags'] for l in lines[:2]] == ['', lines[1]['xla_flags']]
   if cpu_threefry._replaceable() is not None:  # pylint: disable=protected-access
     # JAX's rolled CPU rule where jaxgan's defaults are off; replaced where they are on.
     assert [l['cpu_threefry'] for l in (lines[0], lines[1], lines[3])] == [False, False, True]
+  else:
+    assert lines[0]['cpu_threefry'] == lines[3]['cpu_threefry']
   if xla_defaults.jaxlib_verified():
     assert lines[3]['effective_xla_flags'] == xla_defaults.with_defaults('')
   assert all(l['steps_per_sec'] > 0 and l['error'] is None for l in lines[:2] + lines[3:])
   # XLA refuses a flag it does not know: that setting reports an error, the others stand.
   assert lines[2]['steps_per_sec'] is None and lines[2]['error']
   table = proc.stderr[proc.stderr.index('batch 16: median steps/s'):]
-  assert 'no_fast_min_max' in table and 'x xla' in table and 'bad' not in table
+  assert 'jaxgan' in table and 'x xla' in table and 'bad' not in table
 
 
 def test_d_filter_keeps_the_best_scored_of_the_pool():
@@ -302,11 +305,15 @@ def test_step_parts_times_each_part_in_jaxgan_and_keras_smoke():
         report['jaxgan_ms'][p] / report['keras_ms'][p])
 
 
-def test_step_parts_refuses_a_config_outside_the_tutorials_family():
-  proc = subprocess.run(
-      [sys.executable, 'benchmarks/step_parts.py', '--config', 'configs/mnist_wgan.py'],
-      cwd=ROOT, capture_output=True, text=True, timeout=600,
-      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+@pytest.mark.parametrize('args,named', [
+    (['--config', 'configs/mnist_wgan.py'], 'loss'),
+    (['--config.gan.n_critic=2'], 'gan.n_critic'),
+    (['--config.model.clusters=10'], 'model.clusters'),
+])
+def test_step_parts_refuses_a_config_outside_the_tutorials_family(args, named):
+  proc = subprocess.run([sys.executable, 'benchmarks/step_parts.py', *args],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600,
+                        env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert proc.returncode != 0 and proc.stdout == ''
-  assert proc.stderr.strip().splitlines()[-1].startswith(
-      "step_parts: times the tutorial DCGAN's family only: ")
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("step_parts: times the tutorial DCGAN's family only: ") and named in last

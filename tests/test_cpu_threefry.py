@@ -31,9 +31,10 @@ def test_the_rolled_and_unrolled_hash_agree_bit_for_bit():
     pytest.skip('this JAX has no rolled CPU rule')
   words = np.random.default_rng(0).integers(0, 2**32, (4, 5003), dtype=np.uint32)
   k1, k2 = words[0, :1], words[1, :1]
+  lowering = module._threefry2x32_lowering  # pylint: disable=protected-access
   hashes = [np.asarray(jax.jit(lambda k1, k2, x1, x2, r=rolled: jnp.stack(
-      module._threefry2x32_lowering(k1, k2, x1, x2, use_rolled_loops=r)))(  # pylint: disable=protected-access
-          k1, k2, words[2], words[3])) for rolled in (True, False)]
+      lowering(k1, k2, x1, x2, use_rolled_loops=r)))(k1, k2, words[2], words[3]))
+            for rolled in (True, False)]
   np.testing.assert_array_equal(hashes[0], hashes[1])
   assert len(np.unique(hashes[0])) > 9990   # a hash, not a constant
 

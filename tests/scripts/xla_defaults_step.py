@@ -4,8 +4,9 @@
 
 Writes the state after the steps to OUT.npz (with `bits` and `dropout`: random bits and a
 Dropout mask drawn by JAX) and prints one JSON line: the XLA_FLAGS JAX started with, each
-step's metrics, how many YNNPACK fusions hold a convolution in the compiled step, and
-how many loops the compiled random-bits program has.
+step's metrics, how many YNNPACK fusions hold a convolution in the compiled step, how
+many loops the compiled random-bits program has, and whether a Threefry draw lowered for
+the CPU is loop-free (cpu_threefry.unrolled_on_cpu).
 """
 import json
 import os
