@@ -30,6 +30,33 @@ def unsupported(config):
   return f'the Keras tutorial has no equivalent of {", ".join(off)}' if off else None
 
 
+def family_gap(config):
+  """What takes `config` outside the tutorial DCGAN's family (one line), or None.
+
+  A part of jaxgan's step timed against the tutorial's stands for the tutorial's step
+  only where jaxgan's computes what the tutorial's does: a model this module can build,
+  one D update a step, one GAN in the program, and none of the step's extra terms,
+  inputs or optimizer transforms.
+  """
+  g, m, o = config.gan, config.model, config.optimizer
+  extras = {'gan.n_critic': g.n_critic != 1, 'gan.real_label': g.real_label != 1.0,
+            'gan.gradient_penalty': bool(g.gradient_penalty), 'gan.r1_gamma': bool(g.r1_gamma),
+            'gan.weight_clip': bool(g.weight_clip), 'gan.ema_decay': bool(g.ema_decay),
+            'gan.augment': bool(g.augment),
+            'gan.drop_worst': bool(g.drop_worst), 'gan.mode_seeking': bool(g.mode_seeking),
+            'gan.latent_codes': bool(g.latent_codes),
+            'gan.continuous_codes': bool(g.continuous_codes), 'model.clusters': bool(m.clusters),
+            'optimizer.grad_clip_norm': bool(o.grad_clip_norm),
+            'optimizer.schedule': o.schedule != 'constant',
+            'optimizer.warmup_steps': bool(o.warmup_steps),
+            'train.num_seeds': config.train.num_seeds != 1, 'sweep': bool(config.sweep)}
+  off = [k for k, on in extras.items() if on]
+  why = unsupported(config)
+  if off:
+    why = '; '.join(filter(None, [why, f'jaxgan\'s step also has {", ".join(off)}']))
+  return why
+
+
 def make_models(config):
   """The tutorial's make_generator_model and make_discriminator_model, widths from the config."""
   from tensorflow.keras import layers  # pylint: disable=g-import-not-at-top

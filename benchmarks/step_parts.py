@@ -8,8 +8,9 @@ forward pass in training mode; G's forward and backward pass to its parameters; 
 forward pass on one batch; D's forward and backward pass to its parameters on two
 batches (real and fake, as D's update); D's forward and backward pass to its input on
 one batch (as G's update); and the whole training step. For the tutorial's DCGAN family
-(what keras_tutorial.py can stand for: one D update a step, unconditional, no spectral
-norm); another config is refused with one line. jaxgan's parts are its own
+(keras_tutorial.family_gap: a model keras_tutorial.py can build, one D update a step, one
+GAN, none of the step's extra terms or optimizer transforms); another config is refused
+with one line. jaxgan's parts are its own
 modules (the config's layers, Dropout, BatchNorm); the Keras tutorial's are its own
 Sequential models (keras_tutorial.py), when TensorFlow is importable. Prints one JSON
 line: milliseconds per part for each, and their ratio. A part's time alone is not its
@@ -47,27 +48,6 @@ FLAGS = flags.FLAGS
 
 PARTS = ('g_forward', 'g_forward_backward', 'd_forward', 'd_params_grad_2_batches',
          'd_input_grad', 'step')
-
-
-def family_gap(config):
-  """What takes `config` outside the tutorial DCGAN's family (one line), or None.
-
-  The parts stand for the tutorial's step only: what keras_tutorial.py can build, one D
-  update a step, and none of the step's extra terms or inputs.
-  """
-  g, m = config.gan, config.model
-  extras = {'gan.n_critic': g.n_critic != 1, 'gan.real_label': g.real_label != 1.0,
-            'gan.gradient_penalty': bool(g.gradient_penalty), 'gan.r1_gamma': bool(g.r1_gamma),
-            'gan.weight_clip': bool(g.weight_clip), 'gan.ema_decay': bool(g.ema_decay),
-            'gan.augment': bool(g.augment),
-            'gan.drop_worst': bool(g.drop_worst), 'gan.mode_seeking': bool(g.mode_seeking),
-            'gan.latent_codes': bool(g.latent_codes),
-            'gan.continuous_codes': bool(g.continuous_codes), 'model.clusters': bool(m.clusters)}
-  off = [k for k, on in extras.items() if on]
-  why = keras_tutorial.unsupported(config)
-  if off:
-    why = '; '.join(filter(None, [why, f'jaxgan\'s step also has {", ".join(off)}']))
-  return why
 
 
 def _ms(run, repeats):
@@ -133,10 +113,9 @@ def keras_parts(config, z, x, repeats):
     return grad
 
   def timed(fn, *args):
-    def run():
-      out = fn(*args)
-      return [np.asarray(v) for v in tf.nest.flatten(out)][-1]
-    return _ms(run, repeats)
+    # A tf.function on the CPU has computed its outputs when it returns; one small value
+    # is read back, as jaxgan's side waits on its outputs without copying them.
+    return _ms(lambda: np.asarray(tf.nest.flatten(fn(*args))[-1]), repeats)
 
   g_fwd = tf.function(lambda z: generator(z, training=True))
   d_fwd = tf.function(lambda x: discriminator(x, training=True))
@@ -152,7 +131,7 @@ def main(argv):
   del argv
   config = FLAGS.config
   config.train.batch_size = FLAGS.batch
-  why = family_gap(config)
+  why = keras_tutorial.family_gap(config)
   if why:
     sys.exit(f'step_parts: times the tutorial DCGAN\'s family only: {why}')
   gan = gan_lib.make_gan(config)

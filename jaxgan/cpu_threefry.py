@@ -8,7 +8,8 @@ rule, jaxgan registers JAX's own accelerator rule for the CPU in its place: the 
 integer arithmetic in the same order, so every bit drawn (Dropout's masks, latents, data
 orders) is unchanged (docs/performance.md#dropouts-random-bits-threefry-unrolled-on-the-cpu).
 
-Applied where jaxgan builds its GAN (gan.py), before any of its programs is traced, and
+Applied on import of jaxgan.gan, before any of jaxgan's programs is traced, for the whole
+process (other JAX code in it draws the same bits, compiled the same way), and
 switched off with jaxgan's XLA defaults (JAXGAN_XLA_DEFAULTS=0). A JAX that already
 unrolls it, or whose internals differ, keeps its own rule.
 """

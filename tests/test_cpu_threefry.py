@@ -25,15 +25,21 @@ def test_the_verified_jax_has_the_rolled_rule_and_draws_without_a_loop():
   assert cpu_threefry.unrolled_on_cpu()
 
 
-def test_the_rolled_and_unrolled_hash_agree_bit_for_bit():
+def _hash_rule(rolled):
+  """JAX's threefry2x32 lowering, rolled (its CPU rule) or unrolled (what apply() registers),
+  jitted as (key words, count words) -> hash words."""
   module = cpu_threefry._replaceable()  # pylint: disable=protected-access
   if module is None or not hasattr(module, '_threefry2x32_lowering'):
     pytest.skip('this JAX has no rolled CPU rule')
+  lowering = module._threefry2x32_lowering  # pylint: disable=protected-access
+  return jax.jit(lambda k1, k2, x1, x2: jnp.stack(
+      lowering(k1, k2, x1, x2, use_rolled_loops=rolled)))
+
+
+def test_the_rolled_and_unrolled_hash_agree_bit_for_bit():
   words = np.random.default_rng(0).integers(0, 2**32, (4, 5003), dtype=np.uint32)
   k1, k2 = words[0, :1], words[1, :1]
-  lowering = module._threefry2x32_lowering  # pylint: disable=protected-access
-  hashes = [np.asarray(jax.jit(lambda k1, k2, x1, x2, r=rolled: jnp.stack(
-      lowering(k1, k2, x1, x2, use_rolled_loops=r)))(k1, k2, words[2], words[3]))
+  hashes = [np.asarray(_hash_rule(rolled)(k1, k2, words[2], words[3]))
             for rolled in (True, False)]
   np.testing.assert_array_equal(hashes[0], hashes[1])
   assert len(np.unique(hashes[0])) > 9990   # a hash, not a constant
@@ -47,13 +53,12 @@ def test_the_rolled_and_unrolled_hash_agree_bit_for_bit():
 ])
 def test_the_hash_gives_threefrys_known_answers(key, count, expected):
   from jax.extend import random as jex_random  # pylint: disable=g-import-not-at-top
+  # Whichever rule this process has registered, then each of the two explicitly.
   out = jax.jit(jex_random.threefry_2x32)(np.uint32(key), np.uint32(count))
   assert [int(v) for v in np.asarray(out)] == list(expected)
-
-
-@needs_switch_on
-def test_draws_from_the_unrolled_rule_look_standard_normal():
-  if not cpu_threefry.apply():
-    pytest.skip('this JAX keeps its own rule')
-  z = np.asarray(jax.random.normal(jax.random.key(3), (20000,)))
-  assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05
+  if cpu_threefry._replaceable() is None:  # pylint: disable=protected-access
+    return   # this JAX's own rule, checked above, is the only one
+  k, x = np.uint32(key), np.uint32(count)
+  for rolled in (True, False):
+    out = _hash_rule(rolled)(k[:1], k[1:], x[:1], x[1:])
+    assert [int(v) for v in np.asarray(out).ravel()] == list(expected), rolled

@@ -106,10 +106,11 @@ def test_a_training_step_under_the_defaults_equals_xlas_own_to_rounding(two_proc
 
 def test_threefry_unrolled_draws_the_same_bits_as_jaxs_loop(two_processes):
   (ours, ours_state), (theirs, their_state) = two_processes
-  if cpu_threefry._replaceable() is not None:  # pylint: disable=protected-access
-    # Straight-line code with jaxgan's defaults (cpu_threefry), JAX's loop without.
-    assert ours['threefry_loops'] == 0 and theirs['threefry_loops'] > 0
-    assert ours['threefry_unrolled'] is True and theirs['threefry_unrolled'] is False
+  if cpu_threefry._replaceable() is None:  # pylint: disable=protected-access
+    pytest.skip('this JAX keeps its own Threefry rule: both processes draw with it')
+  # Straight-line code with jaxgan's defaults (cpu_threefry), JAX's loop without.
+  assert ours['threefry_loops'] == 0 and theirs['threefry_loops'] > 0
+  assert ours['threefry_unrolled'] is True and theirs['threefry_unrolled'] is False
   # Bit for bit the random bits and Dropout mask either way.
   for k in ('bits', 'dropout'):
     np.testing.assert_array_equal(ours_state[k], their_state[k])
