@@ -141,11 +141,13 @@ def get_config():
   config.optimizer.rmsprop_decay = 0.99   # PyTorch RMSprop's alpha
   config.optimizer.grad_clip_norm = 0.0   # clip each network's gradients by global norm; 0 = off
   # Learning-rate schedule over the run: 'constant' | 'exponential' | 'cosine'.
-  # Both decays reach final_lr_fraction * rate at the last step, after a
-  # linear warmup from 0 over warmup_steps.
+  # Both decays reach final_lr_fraction * rate at decay_fraction of the run (the
+  # last step by default) and hold it after, following a linear warmup from 0
+  # over warmup_steps.
   config.optimizer.schedule = 'constant'
   config.optimizer.warmup_steps = 0
   config.optimizer.final_lr_fraction = 0.1
+  config.optimizer.decay_fraction = 1.0
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 256

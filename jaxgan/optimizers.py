@@ -17,6 +17,8 @@ def validate(o):
     raise ConfigError(f'optimizer.warmup_steps must be >= 0, not {o.warmup_steps}')
   if not 0.0 < o.final_lr_fraction <= 1.0:
     raise ConfigError(f'optimizer.final_lr_fraction must be in (0, 1], not {o.final_lr_fraction}')
+  if not 0.0 < o.get('decay_fraction', 1.0) <= 1.0:
+    raise ConfigError(f'optimizer.decay_fraction must be in (0, 1], not {o.decay_fraction}')
   if o.grad_clip_norm < 0:
     raise ConfigError(f'optimizer.grad_clip_norm must be >= 0 (0 = off), not {o.grad_clip_norm}')
   for key in ('g_learning_rate', 'd_learning_rate'):
@@ -28,10 +30,16 @@ def validate(o):
 
 
 def learning_rate(o, peak, num_updates):
-  """A float for a constant rate, else an optax schedule over `num_updates` updates."""
-  decay_steps = max(num_updates - o.warmup_steps, 1)
+  """A float for a constant rate, else an optax schedule over `num_updates` updates.
+
+  The decay ends at `decay_fraction` of the updates and holds its final rate after
+  (optax's decays do); a config saved before the key existed decays over the whole run.
+  """
+  decay_end = round(num_updates * o.get('decay_fraction', 1.0))
+  decay_steps = max(decay_end - o.warmup_steps, 1)
   if o.schedule == 'exponential':
-    decay = optax.exponential_decay(peak, decay_steps, o.final_lr_fraction)
+    decay = optax.exponential_decay(peak, decay_steps, o.final_lr_fraction,
+                                    end_value=peak * o.final_lr_fraction)
   elif o.schedule == 'cosine':
     decay = optax.cosine_decay_schedule(peak, decay_steps, alpha=o.final_lr_fraction)
   else:

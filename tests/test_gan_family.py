@@ -368,6 +368,29 @@ def test_learning_rate_schedules_with_warmup(config, schedule, at_end):
     assert float(lr(60)) == pytest.approx(2e-4 * (0.1 + 0.9 * 0.5), rel=1e-4)
 
 
+@pytest.mark.parametrize('schedule', ['exponential', 'cosine'])
+def test_a_decay_ending_early_holds_its_final_rate(config, schedule):
+  o = config.optimizer
+  o.schedule, o.warmup_steps, o.final_lr_fraction, o.decay_fraction = schedule, 10, 0.1, 0.5
+  lr = optimizers.learning_rate(o, 2e-4, 220)
+  # Warmup over 10 updates, the decay over the next 100 (to half of 220), then held.
+  assert float(lr(5)) == pytest.approx(1e-4)
+  middle = 0.1 ** 0.5 if schedule == 'exponential' else 0.1 + 0.9 * 0.5
+  assert float(lr(60)) == pytest.approx(2e-4 * middle, rel=1e-4)
+  for step in (110, 160, 220):
+    assert float(lr(step)) == pytest.approx(2e-5, rel=1e-4)
+  assert float(lr(100)) > 2e-5 * 1.001
+
+
+def test_a_config_saved_before_decay_fraction_decays_over_the_whole_run(config):
+  o = config.optimizer
+  o.schedule, o.final_lr_fraction = 'cosine', 0.1
+  del o['decay_fraction']
+  lr = optimizers.learning_rate(o, 2e-4, 100)
+  assert float(lr(50)) == pytest.approx(2e-4 * 0.55, rel=1e-4)
+  assert float(lr(100)) == pytest.approx(2e-5, rel=1e-4)
+
+
 def test_schedule_counts_updates_of_each_network(config):
   """D's schedule spans n_critic times as many updates as G's."""
   config.gan.n_critic = 5
@@ -405,6 +428,8 @@ def test_ttur_gives_each_network_its_own_rate(config):
     ('optimizer.name', 'sgd', 'optimizer.name'),
     ('optimizer.schedule', 'linear', 'optimizer.schedule'),
     ('optimizer.final_lr_fraction', 0.0, 'final_lr_fraction'),
+    ('optimizer.decay_fraction', 0.0, 'decay_fraction'),
+    ('optimizer.decay_fraction', 1.5, 'decay_fraction'),
     ('model.conditioning', 'film', 'conditioning'),
 ])
 def test_bad_settings_are_one_clear_error(config, key, value, message):
