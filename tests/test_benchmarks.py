@@ -344,3 +344,41 @@ def test_step_parts_refuses_a_config_outside_the_tutorials_family(args, named):
   assert proc.returncode != 0 and proc.stdout == ''
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith("step_parts: times the tutorial DCGAN's family only: ") and named in last
+
+
+def test_fid_by_rate_pairs_evaluations_at_equal_learning_rates(tmp_path):
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import fid_by_rate  # pylint: disable=g-import-not-at-top
+  from helpers import load_config  # pylint: disable=g-import-not-at-top
+  from jaxgan import checkpointing  # pylint: disable=g-import-not-at-top
+
+  def run(name, num_steps, every, fid_of_step, seeds=(0, 1, 2)):
+    config = load_config('test')
+    config.optimizer.schedule, config.optimizer.final_lr_fraction = 'cosine', 0.1
+    config.train.num_steps = num_steps
+    for s in seeds:
+      member = tmp_path / name / f'seed_{s}'
+      member.mkdir(parents=True)
+      checkpointing.save_config(config, member)
+      lines = [{'step': t, 'fid': fid_of_step(t) + s, 'fid_floor': 1.0}
+               for t in range(every, num_steps + 1, every)]
+      (member / 'metrics.jsonl').write_text('\n'.join(json.dumps(l) for l in lines))
+    return tmp_path / name
+
+  # The short run every 100 of 1,200 steps, the long one every 400 of 4,800 (the same
+  # shares of the run), and one member of the long run evaluated once more, at a rate the
+  # short never had: neither a step every member has nor a rate both runs have.
+  short = run('short', 1200, 100, lambda t: 10.0 - t / 200)
+  long = run('long', 4800, 400, lambda t: 5.0)
+  with open(long / 'seed_0' / 'metrics.jsonl', 'a') as f:
+    f.write('\n' + json.dumps({'step': 4750, 'fid': 1.0}))
+  rows = fid_by_rate.compare(fid_by_rate.run_fids(short), fid_by_rate.run_fids(long))
+  assert [(r['step_a'], r['step_b']) for r in rows] == [(100 * k, 400 * k) for k in range(1, 13)]
+  # cos(pi * 600 / 1200): half way, the middle of [0.1, 1].
+  assert rows[5]['share'] == pytest.approx(0.55, abs=1e-4)
+  assert rows[0]['fid_a'] == [9.5, 10.5, 11.5] and rows[0]['mean_a'] == pytest.approx(10.5)
+  assert rows[0]['std_a'] == pytest.approx(1.0) and rows[0]['mean_b'] == pytest.approx(6.0)
+  assert rows[-1]['b_minus_a'] == pytest.approx(6.0 - (10.0 - 6.0 + 1.0))
+  # Without a schedule every step has the whole rate.
+  config = load_config('test')
+  assert fid_by_rate.rate_share(config)(7) == 1.0
