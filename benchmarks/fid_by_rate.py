@@ -9,8 +9,13 @@ from its config.json's optimizer settings and step count, `--share` g for G's or
 schedule) RUN_A also evaluated at, within 1e-6, prints one JSON line: that share, each
 run's step, its members' FIDs and their mean and standard deviation, and RUN_B's mean
 minus RUN_A's. Where the longer run scores no better at equal rates, its extra steps did
-not lower the FID: the rate did. The schedule is the one the trainer builds
-(jaxgan.optimizers.learning_rate), so a config's decay_fraction and warmup count.
+not lower the FID there. The schedule is the one the trainer builds
+(jaxgan.optimizers.learning_rate) from `train.num_steps`, so a config's decay_fraction and
+warmup count. A rate RUN_A evaluated at more than once (a held final rate) pairs nothing;
+RUN_B's evaluations at one held rate each pair with RUN_A's one evaluation there.
+Refused with one line: a run whose length is set in epochs (num_steps 0), a constant
+schedule, and a run whose length or optimizer settings changed on a resume (its history
+says so: one schedule would not describe all its steps).
 """
 import argparse
 import json
@@ -23,12 +28,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fid_trend  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from jaxgan import checkpointing  # pylint: disable=g-import-not-at-top,wrong-import-position
+from jaxgan import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jaxgan import optimizers  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def rate_share(config, network='g'):
   """step -> the learning rate's share of its peak, as the trainer schedules `network`."""
   o = config.optimizer
+  if config.train.num_steps <= 0:
+    raise SystemExit('fid_by_rate: a run whose length is set in epochs (train.num_steps 0) '
+                     'is not supported; train with --config.train.num_steps')
+  if o.schedule == 'constant':
+    raise SystemExit('fid_by_rate: a constant learning rate has no rates to pair')
   peak = o[f'{network}_learning_rate']
   updates_per_step = config.gan.n_critic if network == 'd' else 1
   lr = optimizers.learning_rate(o, peak, config.train.num_steps * updates_per_step)
@@ -44,6 +55,12 @@ def run_fids(path):
   config = checkpointing.load_saved_config(members[0].parent)
   if config is None:
     raise SystemExit(f'fid_by_rate: no config.json beside {members[0]}')
+  for record in files.read_jsonl(members[0].parent / checkpointing.HISTORY_FILE):
+    changed = [k for k in record['changes']
+               if k == 'train.num_steps' or k.startswith('optimizer.')]
+    if changed:
+      raise SystemExit(f'fid_by_rate: {members[0].parent} changed {", ".join(changed)} on a '
+                       f'resume at step {record["step"]}; one schedule does not describe it')
   per_member = [dict(fid_trend.read_fids(f)[0]) for f in members]
   common = set.intersection(*(set(m) for m in per_member))
   return config, {s: [m[s] for m in per_member] for s in sorted(common)}
@@ -57,7 +74,7 @@ def compare(a, b, share='g'):
   rows = []
   for step_b, fb in fids_b.items():
     at = [step for r, step in shares_a if abs(r - rate_b(step_b)) <= 1e-6]
-    if not at:
+    if len(at) != 1:
       continue
     step_a = at[0]
     fa = fids_a[step_a]

@@ -36,6 +36,10 @@ def learning_rate(o, peak, num_updates):
   (optax's decays do); a config saved before the key existed decays over the whole run.
   """
   decay_end = round(num_updates * o.get('decay_fraction', 1.0))
+  if o.schedule != 'constant' and o.warmup_steps and decay_end <= o.warmup_steps:
+    # The rate would climb to its peak and drop to its final value in one update.
+    raise ConfigError(f'optimizer.decay_fraction {o.decay_fraction} ends the decay at update '
+                      f'{decay_end}, within the warmup of {o.warmup_steps} updates')
   decay_steps = max(decay_end - o.warmup_steps, 1)
   if o.schedule == 'exponential':
     decay = optax.exponential_decay(peak, decay_steps, o.final_lr_fraction,

@@ -382,6 +382,29 @@ def test_a_decay_ending_early_holds_its_final_rate(config, schedule):
   assert float(lr(100)) > 2e-5 * 1.001
 
 
+def test_a_decay_ending_within_the_warmup_is_one_clear_error(config):
+  o = config.optimizer
+  o.schedule, o.warmup_steps, o.decay_fraction = 'cosine', 100, 0.5
+  with pytest.raises(JaxganError, match='decay_fraction'):
+    optimizers.learning_rate(o, 1e-3, 200)
+  assert callable(optimizers.learning_rate(o, 1e-3, 202))
+
+
+@pytest.mark.parametrize('warmup', [0, 10])
+def test_the_exponential_decays_as_before_within_a_run(config, warmup):
+  # The clamp at the end value leaves every update's rate (counts 0..n-1) as optax's own
+  # exponential decay, bit for bit.
+  o = config.optimizer
+  o.schedule, o.warmup_steps, o.final_lr_fraction = 'exponential', warmup, 0.37
+  n, peak = 1200, 2e-3
+  decay = optax.exponential_decay(peak, n - warmup, 0.37)
+  before = decay if not warmup else optax.join_schedules(
+      [optax.linear_schedule(0.0, peak, warmup), decay], [warmup])
+  counts = jnp.arange(n)
+  now = jax.vmap(optimizers.learning_rate(o, peak, n))(counts)
+  np.testing.assert_array_equal(np.asarray(now), np.asarray(jax.vmap(before)(counts)))
+
+
 def test_a_config_saved_before_decay_fraction_decays_over_the_whole_run(config):
   o = config.optimizer
   o.schedule, o.final_lr_fraction = 'cosine', 0.1
