@@ -75,25 +75,55 @@ def total_steps(config, num_examples):
   return max(1, config.train.num_epochs * per_epoch // config.gan.n_critic)
 
 
+# The settings that shape a learning-rate schedule, and the value a config saved
+# before the key existed trained with.
+_SCHEDULE_KEYS = {'schedule': None, 'warmup_steps': None, 'final_lr_fraction': None,
+                  'decay_fraction': 1.0}
+
+
+def _rate_shares(config, total, steps):
+  """The learning rate at `steps` as a share of its peak: the same for G and D and for
+  every member of a sweep."""
+  rate = optimizers.learning_rate(config.optimizer, 1.0, total)
+  steps = np.asarray(steps)
+  return np.full(steps.shape, rate) if isinstance(rate, float) else np.asarray(rate(steps))
+
+
 def schedule_shift(saved, config, step, num_examples):
-  """A line saying how resuming at `step` moves a decaying schedule, or '' if it does not.
+  """A line saying how resuming at `step` moves a learning-rate schedule, or '' if it does not.
 
   A decaying rate depends on the step and on the run's length, so a resume that
   changes the length trains the remaining steps at rates the saved steps did
   not lead up to: an extended cosine run goes back up. Continuing a run is what
-  a larger train.num_steps is for, so it is allowed, but said.
+  a larger train.num_steps is for, so it is allowed, but said. So is a resume
+  whose schedule settings differ from the saved run's (a config file edited, or
+  one saved before a setting existed, which trained with its old default): the
+  remaining steps then follow a schedule the saved steps were not trained on.
   """
-  if saved is None or step == 0 or config.optimizer.schedule == 'constant':
+  if saved is None or step == 0:
     return ''
   old, new = total_steps(saved, num_examples), total_steps(config, num_examples)
-  if old == new or step >= new:
+  if step >= new:
     return ''
-  # As a share of the peak: the same for G and D and for every member of a sweep.
-  share = lambda c, total: float(optimizers.learning_rate(c.optimizer, 1.0, total)(step))
-  return (f'the run is now {new} steps long, not {old}: its {config.optimizer.schedule} '
-          f'schedule spans the new length, so the learning rates at step {step} are '
-          f'{share(config, new):.3g} of their peaks where the saved steps led to '
-          f'{share(saved, old):.3g}')
+  changed = {k: (saved.optimizer.get(k, default), config.optimizer[k])
+             for k, default in _SCHEDULE_KEYS.items()
+             if saved.optimizer.get(k, default) != config.optimizer[k]}
+  settings = ', '.join(f'optimizer.{k} {a!r} -> {b!r}' for k, (a, b) in changed.items())
+  if old != new and config.optimizer.schedule != 'constant':
+    return (f'the run is now {new} steps long, not {old}: its {config.optimizer.schedule} '
+            f'schedule spans the new length, so the learning rates at step {step} are '
+            f'{_rate_shares(config, new, step):.3g} of their peaks where the saved steps led to '
+            f'{_rate_shares(saved, old, step):.3g}' + (f' ({settings})' if changed else ''))
+  if not changed:
+    return ''
+  remaining = np.arange(step, new)
+  was, now = _rate_shares(saved, new, remaining), _rate_shares(config, new, remaining)
+  if np.allclose(was, now, rtol=1e-6, atol=0.0):
+    return ''
+  return (f'the config changes the learning-rate schedule of the saved steps ({settings}): '
+          f'from step {step} on the rates are {now[0]:.3g} of their peaks where the saved '
+          f'schedule gives {was[0]:.3g}, and {now[-1]:.3g} at the last step where it gives '
+          f'{was[-1]:.3g}')
 
 
 def steps_per_jit(config):

@@ -1,4 +1,5 @@
 """What the README promises of checkpoints: which changes refuse a resume, how many are kept."""
+import ml_collections
 import pytest
 
 from jaxgan import checkpointing
@@ -81,6 +82,32 @@ def test_a_resume_that_stretches_a_decaying_schedule_says_how_the_rate_moves(con
   config.optimizer.schedule = saved.optimizer.schedule = 'constant'
   config.train.num_steps = 12
   assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing moves
+
+
+def test_a_resume_that_changes_the_schedule_settings_says_how_the_rates_move(config):
+  config.optimizer.schedule = 'cosine'
+  config.optimizer.final_lr_fraction = 0.1
+  config.train.num_steps = 8
+  saved = ml_collections.ConfigDict(config.to_dict())
+  del saved.optimizer['decay_fraction']     # saved before the setting existed: it decayed to the end
+  assert train.schedule_shift(saved, config, 4, 1000) == ''      # 1.0 then, 1.0 now
+  config.optimizer.decay_fraction = 0.5
+  # Saved: cosine over 8 steps, at step 4 0.1 + 0.9 * (1 + cos(pi / 2)) / 2 = 0.55, at
+  # step 7 0.1 + 0.9 * (1 + cos(7 pi / 8)) / 2 = 0.134; now the decay ends at step 4.
+  assert train.schedule_shift(saved, config, 4, 1000) == (
+      'the config changes the learning-rate schedule of the saved steps (optimizer.decay_fraction '
+      '1.0 -> 0.5): from step 4 on the rates are 0.1 of their peaks where the saved schedule '
+      'gives 0.55, and 0.1 at the last step where it gives 0.134')
+  assert train.schedule_shift(saved, config, 0, 1000) == ''      # a fresh start
+  assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing left to train
+  # A change the remaining steps do not feel: the warmup is over by step 4.
+  saved.optimizer.decay_fraction = 0.5
+  saved.optimizer.warmup_steps, config.optimizer.warmup_steps = 2, 3
+  assert train.schedule_shift(saved, config, 4, 1000) == ''
+  # With a new length, the length's line names the changed settings too.
+  config.train.num_steps = 16
+  assert train.schedule_shift(saved, config, 4, 1000).endswith(
+      '(optimizer.warmup_steps 2 -> 3)')
 
 
 def test_a_length_given_in_epochs_counts_as_its_steps(config):
