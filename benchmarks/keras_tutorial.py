@@ -6,10 +6,12 @@ optimizers and one `tf.function` step with two gradient tapes, fed by the
 tutorial's `tf.data` pipeline (`from_tensor_slices(...).shuffle(...).batch(...)`).
 Only the numbers it takes from the config differ from the page: widths, latent
 size, kernel, LeakyReLU slope, dropout and the rates (the tutorial's values
-are configs/mnist.py's). Its update is the tutorial's, not jaxgan's: both
-networks step on the gradients of one forward pass, where jaxgan updates D
-first and G against the updated D (torch_port.py ports that exactly). So it is
-a peer in speed, not a check of jaxgan's arithmetic. Nothing here is imported
+are configs/mnist.py's). Its update is the tutorial's: both networks step on
+the gradients of one forward pass, which jaxgan does with
+`--config.gan.update_order=simultaneous`; jaxgan's default updates D first and G
+against the updated D (torch_port.py ports that exactly). It is a peer in
+speed, not a check of jaxgan's arithmetic (tests/test_update_order.py checks
+jaxgan's simultaneous order against its definition). Nothing here is imported
 by jaxgan itself.
 """
 import time

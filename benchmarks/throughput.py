@@ -32,6 +32,7 @@ import ast
 import collections
 import contextlib
 import copy
+import importlib
 import json
 import os
 import pathlib
@@ -258,6 +259,16 @@ def time_torch_port(config, steps, num_examples):
                             on_steps=ticker.Ticker('PyTorch port', steps))
 
 
+def _peer_gap(module_name, config):
+  """Why the peer in benchmarks/`module_name`.py cannot run `config`: '' where it can, None
+  where it cannot be imported."""
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError:
+    return None
+  return module.unsupported(config) or ''
+
+
 def time_keras_tutorial(config, steps, num_examples):
   """The TensorFlow tutorial's figures on a CPU, or None (with a message on stderr)."""
   if jax.default_backend() != 'cpu':
@@ -283,7 +294,9 @@ def main(argv):
   variants = parse_variants(FLAGS.variants)
   given = [a for a in sys.argv if a.startswith('--config.')]
   steps = FLAGS.steps or default_steps(jax.default_backend())
-  ports = {}   # the port's figure per compute dtype: it does not depend on jaxgan's settings
+  # A peer's figure per compute dtype and per reason it cannot run a variant ('' where it
+  # can): its figure does not depend on jaxgan's settings, but whether it stands for them does.
+  ports = {}
   kerases = {}
   for i, overrides in enumerate(variants):
     profile_dir = FLAGS.profile
@@ -300,12 +313,14 @@ def main(argv):
                                                   'gflop_per_step')}
         ours['aggregate_vs_one'] = ours['images_per_sec'] / one['images_per_sec']
       dtype = config.train.compute_dtype
-      if FLAGS.torch and dtype not in ports:
-        ports[dtype] = time_torch_port(config, steps, FLAGS.num_examples)
-      port = ports.get(dtype)
-      if FLAGS.keras and dtype not in kerases:
-        kerases[dtype] = time_keras_tutorial(config, steps, FLAGS.num_examples)
-      keras = kerases.get(dtype)
+      key = (dtype, _peer_gap('torch_port', config))
+      if FLAGS.torch and key not in ports:
+        ports[key] = time_torch_port(config, steps, FLAGS.num_examples)
+      port = ports.get(key)
+      key = (dtype, _peer_gap('keras_tutorial', config))
+      if FLAGS.keras and key not in kerases:
+        kerases[key] = time_keras_tutorial(config, steps, FLAGS.num_examples)
+      keras = kerases.get(key)
       one = ours.get('one_member', ours)   # the peers train one GAN: compared with one member
       device = jax.devices()[0]
       print(json.dumps({

@@ -198,7 +198,8 @@ def unsupported(config):
             'optimizer.schedule': o.schedule == 'constant' and o.warmup_steps == 0,
             'optimizer.grad_clip_norm': not o.grad_clip_norm,
             'gan.*': (g.n_critic == 1 and g.real_label == 1.0 and not g.gradient_penalty
-                      and not g.r1_gamma and not g.weight_clip and not g.ema_decay)}
+                      and not g.r1_gamma and not g.weight_clip and not g.ema_decay),
+            'gan.update_order': g.get('update_order', 'alternating') == 'alternating'}
   off = [k for k, ok in checks.items() if not ok]
   return f'the port has no equivalent of {", ".join(off)}' if off else None
 

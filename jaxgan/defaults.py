@@ -92,6 +92,10 @@ def get_config():
   config.gan = ml_collections.ConfigDict()
   config.gan.real_label = 1.0       # 0.9 = one-sided label smoothing (BCE and LS losses)
   config.gan.n_critic = 1           # D updates per G update
+  # 'alternating': G steps against D after D's update (D runs again on the fakes);
+  # 'simultaneous': both step on the gradients of one forward pass, as the TensorFlow
+  # tutorial's train_step does (one D pass on the fakes fewer; no codes).
+  config.gan.update_order = 'alternating'
   config.gan.gradient_penalty = 0.0  # WGAN-GP lambda (10 in the paper); 0 = off
   config.gan.r1_gamma = 0.0         # R1 penalty on real data, gamma / 2 * E||grad D||^2; 0 = off
   config.gan.weight_clip = 0.0      # WGAN: clip D's parameters to [-c, c] after each update

@@ -81,6 +81,7 @@ class GAN:
   num_continuous: int = 0       # > 0: z's first entries are codes D's Q head regresses
   image_shape: tuple = (28, 28, 1)   # (H, W, C) of G's output and D's input
   n_critic: int = 1
+  update_order: str = 'alternating'   # or 'simultaneous' (update.simultaneous_update)
   gradient_penalty: float = 0.0
   r1_gamma: float = 0.0
   weight_clip: float = 0.0
@@ -105,9 +106,19 @@ class GAN:
                                d_loss_fn=self.d_loss_at(merged['real_label']))
 
 
+UPDATE_ORDERS = ('alternating', 'simultaneous')
+
+
 def _validate_gan(g):
   if g.n_critic < 1:
     raise ConfigError(f'gan.n_critic must be at least 1, not {g.n_critic}')
+  order = g.get('update_order', 'alternating')
+  if order not in UPDATE_ORDERS:
+    raise ConfigError(f'gan.update_order must be one of {list(UPDATE_ORDERS)}, not {order!r}')
+  codes = [k for k in ('latent_codes', 'continuous_codes') if g.get(k, 0)]
+  if order == 'simultaneous' and codes:
+    raise ConfigError(f'gan.update_order simultaneous has no Q head update: it cannot train '
+                      f'gan.{" or gan.".join(codes)} (use alternating)')
   for key in ('gradient_penalty', 'r1_gamma', 'weight_clip'):
     if g[key] < 0:
       raise ConfigError(f'gan.{key} must be >= 0 (0 = off), not {g[key]}')
@@ -186,7 +197,8 @@ def make_gan(config, total_steps=1, sweep=()):
       cluster_counts=_cluster_counts(config),
       num_codes=models.latent_codes(config),
       num_continuous=models.continuous_codes(config),
-      n_critic=g.n_critic, gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
+      n_critic=g.n_critic, update_order=g.get('update_order', 'alternating'),
+      gradient_penalty=g.gradient_penalty, r1_gamma=g.r1_gamma,
       weight_clip=g.weight_clip, ema_decay=g.ema_decay,
       # Configs saved before gan.augment existed train without it.
       augment=augment.parse_policy(g.get('augment', '')),

@@ -152,6 +152,39 @@ def _augment(gan, key, x, p):
   return augment.augment(jax.random.fold_in(key, _AUGMENT_STREAM), x, gan.augment, p)
 
 
+def _d_penalty(gan, d_params, d_batch_stats, labels, drop_key, eps_key, real, fake):
+  """D's gradient penalty and R1 terms, weighted (0 when both are off)."""
+  penalty = jnp.zeros(())
+  if _has_penalty(gan):
+    critic = _critic_fn(gan, d_params, d_batch_stats, labels, drop_key)
+    if gan.gradient_penalty > 0:
+      eps = jax.random.uniform(eps_key, (real.shape[0],))
+      penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake, eps)
+    if gan.r1_gamma > 0:
+      penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
+  return penalty
+
+
+def _d_step(gan, state, grads, d_batch_stats):
+  """The state after D's optimizer applies `grads` (and WGAN's clipping)."""
+  updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, updates)
+  if gan.weight_clip > 0:
+    # A sweep member whose clip is 0 (off) clips at infinity.
+    c = jnp.where(gan.hyper['weight_clip'] > 0, gan.hyper['weight_clip'], jnp.inf)
+    d_params = jax.tree_util.tree_map(lambda p: jnp.clip(p, -c, c), d_params)
+  return state.replace(d_params=d_params, d_batch_stats=d_batch_stats, d_opt_state=d_opt_state)
+
+
+def _d_metrics(loss, penalty, real_logits, fake_logits, code_loss, continuous_loss):
+  return {'d_loss': loss, 'penalty': penalty,
+          'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
+          'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
+          'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits),
+          'real_sign': jnp.mean(jnp.sign(real_logits)), 'code_loss': code_loss,
+          'continuous_loss': continuous_loss}
+
+
 def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
   """One D update on a real batch and G's fakes (which carry the real batch's labels).
 
@@ -182,15 +215,8 @@ def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
       code_loss, continuous_loss = _info_losses(gan, _code_logits(updates)[real.shape[0]:],
                                                 codes, z)
       total = loss + _info_total(gan, code_loss, continuous_loss)
-    penalty = jnp.zeros(())
-    if _has_penalty(gan):
-      critic = _critic_fn(gan, d_params, state.d_batch_stats, labels, drop_key)
-      if gan.gradient_penalty > 0:
-        eps = jax.random.uniform(eps_key, (real.shape[0],))
-        penalty += gan.hyper['gradient_penalty'] * losses.gradient_penalty(critic, real, fake,
-                                                                           eps)
-      if gan.r1_gamma > 0:
-        penalty += 0.5 * gan.hyper['r1_gamma'] * losses.r1_penalty(critic, real)
+    penalty = _d_penalty(gan, d_params, state.d_batch_stats, labels, drop_key, eps_key, real,
+                         fake)
     aux = (updates.get('batch_stats', {}), real_logits, fake_logits, loss, penalty, code_loss,
            continuous_loss)
     return total + penalty, aux
@@ -198,24 +224,103 @@ def d_update(gan, state, real, labels, fake, key, codes=None, z=None):
   (_, (d_batch_stats, real_logits, fake_logits, loss, penalty, code_loss,
        continuous_loss)), grads = (
       jax.value_and_grad(objective, has_aux=True)(state.d_params))
-  updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
-  d_params = optax.apply_updates(state.d_params, updates)
-  if gan.weight_clip > 0:
-    # A sweep member whose clip is 0 (off) clips at infinity.
-    c = jnp.where(gan.hyper['weight_clip'] > 0, gan.hyper['weight_clip'], jnp.inf)
-    d_params = jax.tree_util.tree_map(lambda p: jnp.clip(p, -c, c), d_params)
-  metrics = {'d_loss': loss, 'penalty': penalty,
-             'd_real': jnp.mean(jax.nn.sigmoid(real_logits)),
-             'd_fake': jnp.mean(jax.nn.sigmoid(fake_logits)),
-             'critic_gap': jnp.mean(real_logits) - jnp.mean(fake_logits),
-             'real_sign': jnp.mean(jnp.sign(real_logits)), 'code_loss': code_loss,
-             'continuous_loss': continuous_loss}
-  return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
-                       d_opt_state=d_opt_state), metrics
+  return (_d_step(gan, state, grads, d_batch_stats),
+          _d_metrics(loss, penalty, real_logits, fake_logits, code_loss, continuous_loss))
+
+
+def _g_loss(gan, step, logits):
+  """G's loss on D's logits of its fakes: top-k's share of them when gan.drop_worst is on."""
+  if gan.drop_worst > 0:
+    drop = losses.drop_share(step, logits.shape[0], gan.hyper['drop_worst'],
+                             gan.drop_worst_images)
+    return losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
+  return gan.g_loss_fn(logits)
+
+
+def simultaneous_update(gan, state, real, labels, fake, key, z, g_input):
+  """One D update, and G's loss and its gradient on `fake`, from one forward pass of D.
+
+  The TensorFlow tutorial's order (gan.update_order 'simultaneous'): D runs once
+  on the real batch and once on the fakes, and both networks' gradients come
+  from those two passes, so G's gradient is taken against D before D's update.
+  D's parameter gradient is d_update's arithmetic on the same batches (the real
+  and fake halves in two calls, each with its own Dropout mask, as the tutorial
+  makes them); G's loss is the one the alternating step takes. GANs with
+  codes (a Q head) are refused by gan.validate. Returns (the state with D
+  updated, D's metrics, dL_G/d fake, G's loss, the mode-seeking diversity).
+  """
+  drop_key, eps_key = jax.random.split(key)
+  p = _augment_p(state)
+  real = _augment(gan, jax.random.fold_in(key, 0), real, p)
+  fake_view = lambda f: _augment(gan, jax.random.fold_in(key, 1), f, p)
+
+  def apply(d_params, x, dropout_key):
+    logits, updates = gan.discriminator.apply(
+        {'params': d_params, 'batch_stats': state.d_batch_stats}, x, train=True, labels=labels,
+        rngs={'dropout': dropout_key}, mutable=['batch_stats'])
+    return logits, updates.get('batch_stats', {})
+
+  # Spectral normalisation's vectors take the same step in both calls (it does not
+  # depend on the input): the real call's are kept.
+  real_logits, real_vjp, d_batch_stats = jax.vjp(
+      lambda q: apply(q, real, jax.random.fold_in(drop_key, 0)), state.d_params, has_aux=True)
+  fake_logits, fake_vjp, _ = jax.vjp(
+      lambda q, f: apply(q, fake_view(f), jax.random.fold_in(drop_key, 1)),
+      state.d_params, fake, has_aux=True)
+  loss, (real_cot, fake_cot) = jax.value_and_grad(gan.d_loss_fn, argnums=(0, 1))(
+      real_logits, fake_logits)
+  grads = [real_vjp(real_cot)[0], fake_vjp(fake_cot)[0]]
+  penalty = jnp.zeros(())
+  if _has_penalty(gan):
+    held = fake_view(jax.lax.stop_gradient(fake))
+    penalty, penalty_grads = jax.value_and_grad(
+        lambda q: _d_penalty(gan, q, state.d_batch_stats, labels, drop_key, eps_key, real,
+                             held))(state.d_params)
+    grads.append(penalty_grads)
+  grads = jax.tree_util.tree_map(lambda *g: sum(g[1:], g[0]), *grads)
+
+  g_loss, g_cot = jax.value_and_grad(lambda l: _g_loss(gan, state.step, l))(fake_logits)
+  (fake_grad,) = fake_vjp(g_cot)[1:]
+  diversity = jnp.zeros(())
+  if gan.mode_seeking:
+    (_, diversity), seeking_grad = jax.value_and_grad(
+        lambda f: _mode_seeking(gan, f, z, g_input), has_aux=True)(fake)
+    fake_grad = fake_grad + seeking_grad
+  zero = jnp.zeros(())
+  return (_d_step(gan, state, grads, d_batch_stats),
+          _d_metrics(loss, penalty, real_logits, fake_logits, zero, zero), fake_grad, g_loss,
+          diversity)
+
+
+def _g_fake_grad(gan, state, fake, y, c, z, g_drop_key):
+  """G's loss against the updated D and its gradient on `fake`: (gradient, loss, diversity)."""
+  as_codes = lambda codes: codes if gan.num_codes else None
+
+  def critic(x):
+    """D's logits on x and, for a code model, the codes' weighted terms of G's loss."""
+    if not _has_q(gan):
+      return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
+    logits, q = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key,
+                           code_logits=True)(x)
+    return logits, _info_total(gan, *_info_losses(gan, q, as_codes(c), z))
+
+  def g_objective(f):
+    logits, info = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
+    loss = _g_loss(gan, state.step, logits)
+    total, diversity = loss + info, jnp.zeros(())
+    if gan.mode_seeking:
+      seeking, diversity = _mode_seeking(gan, f, z, c)
+      total += seeking
+    return total, (loss, diversity)
+
+  (_, (g_loss, diversity)), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
+  return d_fake_grad, g_loss, diversity
 
 
 def train_step(gan, state, batch, rng):
-  """`gan.n_critic` D updates, then one G update against the updated D.
+  """`gan.n_critic` D updates, then one G update against the updated D (or, with
+  gan.update_order 'simultaneous', against D before its last update, from that
+  update's forward pass: simultaneous_update).
 
   `batch` is {'image': (n_critic, B, H, W, C) in [-1, 1], 'label': (n_critic, B)}:
   one real batch per D update; 'label' conditions a conditional GAN's D and its
@@ -256,32 +361,13 @@ def train_step(gan, state, batch, rng):
   z = _latents(gan, z_keys[-1], batch_size)
   fake, g_vjp, g_batch_stats = jax.vjp(
       lambda p: _generate(gan, p, state.g_batch_stats, z, c), state.g_params, has_aux=True)
-  state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c), z)
+  if gan.update_order == 'simultaneous':
+    state, m, d_fake_grad, g_loss, diversity = simultaneous_update(
+        gan, state, images[-1], y, fake, d_keys[-1], z, c)
+  else:
+    state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c), z)
+    d_fake_grad, g_loss, diversity = _g_fake_grad(gan, state, fake, y, c, z, g_drop_key)
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
-
-  def critic(x):
-    """D's logits on x and, for a code model, the codes' weighted terms of G's loss."""
-    if not _has_q(gan):
-      return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
-    logits, q = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key,
-                           code_logits=True)(x)
-    return logits, _info_total(gan, *_info_losses(gan, q, as_codes(c), z))
-
-  def g_objective(f):
-    logits, info = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
-    if gan.drop_worst > 0:
-      drop = losses.drop_share(state.step, batch_size, gan.hyper['drop_worst'],
-                               gan.drop_worst_images)
-      loss = losses.top_k_g_loss(gan.g_loss_fn, logits, drop)
-    else:
-      loss = gan.g_loss_fn(logits)
-    total, diversity = loss + info, jnp.zeros(())
-    if gan.mode_seeking:
-      seeking, diversity = _mode_seeking(gan, f, z, c)
-      total += seeking
-    return total, (loss, diversity)
-
-  (_, (g_loss, diversity)), d_fake_grad = jax.value_and_grad(g_objective, has_aux=True)(fake)
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
