@@ -101,6 +101,20 @@ def test_a_config_the_peers_cannot_run_is_skipped_with_its_reason():
   assert 'the Keras tutorial has no equivalent of loss, so it is skipped' in stderr
 
 
+def test_a_variant_the_port_cannot_run_gets_no_port_figure_beside_one_it_can():
+  pytest.importorskip('torch', reason='PyTorch is not installed (pip install torch)')
+  lines, stderr = _run_lines('--variants',
+                             'gan.update_order=simultaneous;gan.update_order=alternating')
+  simultaneous, alternating = map(json.loads, lines)
+  assert simultaneous['overrides'][-1] == 'gan.update_order=simultaneous'
+  assert simultaneous['torch_port'] is None and simultaneous['speedup_vs_torch'] is None
+  assert 'the port has no equivalent of gan.update_order, so it is skipped' in stderr
+  # The port ports the alternating order: timed for that variant, after the other.
+  assert alternating['torch_port']['steps'] == 4
+  assert alternating['speedup_vs_torch'] == pytest.approx(
+      alternating['steps_per_sec'] / alternating['torch_port']['steps_per_sec'])
+
+
 def test_profile_writes_a_trace_and_prints_where_the_time_goes(tmp_path):
   _, stderr = _run('--notorch', '--profile', str(tmp_path / 'trace'))
   assert list((tmp_path / 'trace').rglob('*.xplane.pb'))
