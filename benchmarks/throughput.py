@@ -313,14 +313,17 @@ def main(argv):
                                                   'gflop_per_step')}
         ours['aggregate_vs_one'] = ours['images_per_sec'] / one['images_per_sec']
       dtype = config.train.compute_dtype
-      key = (dtype, _peer_gap('torch_port', config))
-      if FLAGS.torch and key not in ports:
-        ports[key] = time_torch_port(config, steps, FLAGS.num_examples)
-      port = ports.get(key)
-      key = (dtype, _peer_gap('keras_tutorial', config))
-      if FLAGS.keras and key not in kerases:
-        kerases[key] = time_keras_tutorial(config, steps, FLAGS.num_examples)
-      keras = kerases.get(key)
+      port = keras = None
+      if FLAGS.torch:   # the port's module imports PyTorch: only when asked for
+        key = (dtype, _peer_gap('torch_port', config))
+        if key not in ports:
+          ports[key] = time_torch_port(config, steps, FLAGS.num_examples)
+        port = ports[key]
+      if FLAGS.keras:
+        key = (dtype, _peer_gap('keras_tutorial', config))
+        if key not in kerases:
+          kerases[key] = time_keras_tutorial(config, steps, FLAGS.num_examples)
+        keras = kerases[key]
       one = ours.get('one_member', ours)   # the peers train one GAN: compared with one member
       device = jax.devices()[0]
       print(json.dumps({

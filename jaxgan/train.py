@@ -75,10 +75,10 @@ def total_steps(config, num_examples):
   return max(1, config.train.num_epochs * per_epoch // config.gan.n_critic)
 
 
-# The settings that shape a learning-rate schedule, and the value a config saved
-# before the key existed trained with.
-_SCHEDULE_KEYS = {'schedule': None, 'warmup_steps': None, 'final_lr_fraction': None,
-                  'decay_fraction': 1.0}
+# The settings that shape a learning-rate schedule and may change on a resume (a changed
+# optimizer.schedule or warmup_steps is refused earlier: checkpointing.check_compatible),
+# with the value a config saved before the key existed trained with.
+_SCHEDULE_KEYS = {'final_lr_fraction': None, 'decay_fraction': 1.0}
 
 
 def _rate_shares(config, total, steps):
@@ -120,8 +120,8 @@ def schedule_shift(saved, config, step, num_examples):
   was, now = _rate_shares(saved, new, remaining), _rate_shares(config, new, remaining)
   if np.allclose(was, now, rtol=1e-6, atol=0.0):
     return ''
-  return (f'the config changes the learning-rate schedule of the saved steps ({settings}): '
-          f'from step {step} on the rates are {now[0]:.3g} of their peaks where the saved '
+  return (f'the config changes the saved run\'s learning-rate schedule for the remaining steps '
+          f'({settings}): from step {step} on the rates are {now[0]:.3g} of their peaks where the saved '
           f'schedule gives {was[0]:.3g}, and {now[-1]:.3g} at the last step where it gives '
           f'{was[-1]:.3g}')
 

@@ -95,19 +95,24 @@ def test_a_resume_that_changes_the_schedule_settings_says_how_the_rates_move(con
   # Saved: cosine over 8 steps, at step 4 0.1 + 0.9 * (1 + cos(pi / 2)) / 2 = 0.55, at
   # step 7 0.1 + 0.9 * (1 + cos(7 pi / 8)) / 2 = 0.134; now the decay ends at step 4.
   assert train.schedule_shift(saved, config, 4, 1000) == (
-      'the config changes the learning-rate schedule of the saved steps (optimizer.decay_fraction '
-      '1.0 -> 0.5): from step 4 on the rates are 0.1 of their peaks where the saved schedule '
+      "the config changes the saved run's learning-rate schedule for the remaining steps "
+      '(optimizer.decay_fraction 1.0 -> 0.5): from step 4 on the rates are 0.1 of their peaks where the saved schedule '
       'gives 0.55, and 0.1 at the last step where it gives 0.134')
   assert train.schedule_shift(saved, config, 0, 1000) == ''      # a fresh start
   assert train.schedule_shift(saved, config, 8, 1000) == ''      # nothing left to train
-  # A change the remaining steps do not feel: the warmup is over by step 4.
+  # Changes the remaining steps do not feel: a decay that ends where it ended before,
+  # a final rate under a constant schedule.
   saved.optimizer.decay_fraction = 0.5
-  saved.optimizer.warmup_steps, config.optimizer.warmup_steps = 2, 3
+  config.optimizer.decay_fraction = 0.51     # round(8 * 0.51) = 4, as round(8 * 0.5)
+  assert train.schedule_shift(saved, config, 4, 1000) == ''
+  config.optimizer.schedule = saved.optimizer.schedule = 'constant'
+  config.optimizer.final_lr_fraction = 0.2
   assert train.schedule_shift(saved, config, 4, 1000) == ''
   # With a new length, the length's line names the changed settings too.
-  config.train.num_steps = 16
+  config.optimizer.schedule = saved.optimizer.schedule = 'cosine'
+  config.optimizer.decay_fraction, config.train.num_steps = 0.5, 16
   assert train.schedule_shift(saved, config, 4, 1000).endswith(
-      '(optimizer.warmup_steps 2 -> 3)')
+      '(optimizer.final_lr_fraction 0.1 -> 0.2)')
 
 
 def test_a_length_given_in_epochs_counts_as_its_steps(config):
