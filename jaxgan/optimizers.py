@@ -8,6 +8,12 @@ SCHEDULES = ('constant', 'exponential', 'cosine')
 OPTIMIZERS = ('adam', 'rmsprop')
 
 
+def decay_fraction(o):
+  """The share of the run a decay spans: a config saved before the key existed decays
+  over the whole run."""
+  return o.get('decay_fraction', 1.0)
+
+
 def validate(o):
   if o.name not in OPTIMIZERS:
     raise ConfigError(f'optimizer.name must be one of {list(OPTIMIZERS)}, not {o.name!r}')
@@ -17,7 +23,7 @@ def validate(o):
     raise ConfigError(f'optimizer.warmup_steps must be >= 0, not {o.warmup_steps}')
   if not 0.0 < o.final_lr_fraction <= 1.0:
     raise ConfigError(f'optimizer.final_lr_fraction must be in (0, 1], not {o.final_lr_fraction}')
-  if not 0.0 < o.get('decay_fraction', 1.0) <= 1.0:
+  if not 0.0 < decay_fraction(o) <= 1.0:
     raise ConfigError(f'optimizer.decay_fraction must be in (0, 1], not {o.decay_fraction}')
   if o.grad_clip_norm < 0:
     raise ConfigError(f'optimizer.grad_clip_norm must be >= 0 (0 = off), not {o.grad_clip_norm}')
@@ -35,7 +41,7 @@ def learning_rate(o, peak, num_updates):
   The decay ends at `decay_fraction` of the updates and holds its final rate after
   (optax's decays do); a config saved before the key existed decays over the whole run.
   """
-  decay_end = round(num_updates * o.get('decay_fraction', 1.0))
+  decay_end = round(num_updates * decay_fraction(o))
   if o.schedule != 'constant' and o.warmup_steps and decay_end <= o.warmup_steps:
     # The rate would climb to its peak and drop to its final value in one update.
     raise ConfigError(f'optimizer.decay_fraction {o.decay_fraction} ends the decay at update '

@@ -75,10 +75,12 @@ def total_steps(config, num_examples):
   return max(1, config.train.num_epochs * per_epoch // config.gan.n_critic)
 
 
-# The settings that shape a learning-rate schedule and may change on a resume (a changed
-# optimizer.schedule or warmup_steps is refused earlier: checkpointing.check_compatible),
-# with the value a config saved before the key existed trained with.
-_SCHEDULE_KEYS = {'final_lr_fraction': None, 'decay_fraction': 1.0}
+def _schedule_settings(o):
+  """The settings that shape a learning-rate schedule and may change on a resume (a
+  changed optimizer.schedule or warmup_steps is refused earlier:
+  checkpointing.check_compatible), as the schedule reads them."""
+  return {'final_lr_fraction': o.final_lr_fraction,
+          'decay_fraction': optimizers.decay_fraction(o)}
 
 
 def _rate_shares(config, total, steps):
@@ -105,9 +107,8 @@ def schedule_shift(saved, config, step, num_examples):
   old, new = total_steps(saved, num_examples), total_steps(config, num_examples)
   if step >= new:
     return ''
-  changed = {k: (saved.optimizer.get(k, default), config.optimizer[k])
-             for k, default in _SCHEDULE_KEYS.items()
-             if saved.optimizer.get(k, default) != config.optimizer[k]}
+  before, after = _schedule_settings(saved.optimizer), _schedule_settings(config.optimizer)
+  changed = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
   settings = ', '.join(f'optimizer.{k} {a!r} -> {b!r}' for k, (a, b) in changed.items())
   if old != new and config.optimizer.schedule != 'constant':
     return (f'the run is now {new} steps long, not {old}: its {config.optimizer.schedule} '

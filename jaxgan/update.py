@@ -280,7 +280,7 @@ def simultaneous_update(gan, state, real, labels, fake, key, z, g_input):
   grads = jax.tree_util.tree_map(lambda *g: sum(g[1:], g[0]), *grads)
 
   g_loss, g_cot = jax.value_and_grad(lambda l: _g_loss(gan, state.step, l))(fake_logits)
-  (fake_grad,) = fake_vjp(g_cot)[1:]
+  fake_grad = fake_vjp(g_cot)[1]
   diversity = jnp.zeros(())
   if gan.mode_seeking:
     (_, diversity), seeking_grad = jax.value_and_grad(
@@ -292,17 +292,18 @@ def simultaneous_update(gan, state, real, labels, fake, key, z, g_input):
           diversity)
 
 
-def _g_fake_grad(gan, state, fake, y, c, z, g_drop_key):
-  """G's loss against the updated D and its gradient on `fake`: (gradient, loss, diversity)."""
-  as_codes = lambda codes: codes if gan.num_codes else None
+def _g_fake_grad(gan, state, fake, y, c, codes, z, g_drop_key):
+  """G's loss against the updated D and its gradient on `fake`: (gradient, loss, diversity).
 
+  `c`: G's discrete input (mode seeking pairs by it); `codes`: the categorical codes Q reads.
+  """
   def critic(x):
     """D's logits on x and, for a code model, the codes' weighted terms of G's loss."""
     if not _has_q(gan):
       return _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key)(x), 0.0
     logits, q = _critic_fn(gan, state.d_params, state.d_batch_stats, y, g_drop_key,
                            code_logits=True)(x)
-    return logits, _info_total(gan, *_info_losses(gan, q, as_codes(c), z))
+    return logits, _info_total(gan, *_info_losses(gan, q, codes, z))
 
   def g_objective(f):
     logits, info = critic(_augment(gan, g_drop_key, f, _augment_p(state)))
@@ -366,7 +367,8 @@ def train_step(gan, state, batch, rng):
         gan, state, images[-1], y, fake, d_keys[-1], z, c)
   else:
     state, m = d_update(gan, state, images[-1], y, fake, d_keys[-1], as_codes(c), z)
-    d_fake_grad, g_loss, diversity = _g_fake_grad(gan, state, fake, y, c, z, g_drop_key)
+    d_fake_grad, g_loss, diversity = _g_fake_grad(gan, state, fake, y, c, as_codes(c), z,
+                                                  g_drop_key)
   d_metrics.append(jax.tree_util.tree_map(lambda x: x[None], m))
   (g_grads,) = g_vjp(d_fake_grad)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
