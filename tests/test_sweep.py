@@ -213,16 +213,19 @@ _GROUPS = {
     'codes': ({'gan.latent_codes': 3, 'gan.continuous_codes': 2},
               {'gan.code_weight': (0.0, 2.0), 'gan.continuous_weight': (3.0, 0.0)}),
 }
+# The same keys in the tutorial's update order, whose D and G losses are computed apart.
+_IN_ORDER = {'gan_simultaneous': ({**_GROUPS['gan'][0], 'gan.update_order': 'simultaneous'},
+                                  _GROUPS['gan'][1])}
 
 
 def test_the_groups_cover_every_sweepable_key():
   assert sorted(k for _, keys in _GROUPS.values() for k in keys) == sorted(hyper.IN_PROGRAM)
 
 
-@pytest.mark.parametrize('group', list(_GROUPS))
+@pytest.mark.parametrize('group', list(_GROUPS) + list(_IN_ORDER))
 def test_every_sweepable_key_reaches_its_member(config, group):
   """Two members of one program, 3 steps: each is its values trained alone (0 as off)."""
-  changes, keys = _GROUPS[group]
+  changes, keys = {**_GROUPS, **_IN_ORDER}[group]
   set_keys(config, changes)
   config.optimizer.eps = 1e-4   # as in _config: no amplified last bits
   config.optimizer.d_learning_rate = 1e-3

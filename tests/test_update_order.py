@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 
+from jaxgan import augment
 from jaxgan import gan as gan_lib
 from jaxgan import losses
 from jaxgan import update
@@ -22,6 +23,10 @@ BATCH = 8
 def _make(config, order, **settings):
   config.model.dropout_rate = settings.pop('dropout', 0.0)
   config.model.spectral_norm = settings.pop('spectral_norm', False)
+  config.loss = settings.pop('loss', config.loss)
+  for key in ('conditional', 'conditioning'):
+    if key in settings:
+      config.model[key] = settings.pop(key)
   config.gan.update_order = order
   for key, value in settings.items():
     config.gan[key] = value
@@ -29,72 +34,147 @@ def _make(config, order, **settings):
   return gan, gan_lib.init_state(gan, jax.random.PRNGKey(0))
 
 
-def _keys(step):
-  """The step's draws as train_step documents them: z's key and the D update's key."""
-  z_key, d_key, _ = jax.random.split(jax.random.fold_in(RNG, step), 3)
-  return z_key, d_key
+def _keys(gan, step):
+  """The step's draws as train_step documents them: z's keys and the D updates' keys."""
+  n = gan.n_critic
+  keys = jax.random.split(jax.random.fold_in(RNG, step), 2 * n + 1)
+  return keys[:n], keys[n:-1]
 
 
-def _reference_step(gan, state, real, step):
-  """One step of the tutorial's order: every gradient at the old weights, one D pass per batch."""
-  z_key, d_key = _keys(step)
-  drop_key, _ = jax.random.split(d_key)
-  z = jax.random.normal(z_key, (BATCH, gan.latent_dim))
-  # D's views of its inputs (the augmentation ops themselves are augment.py's, tested there).
-  real = update._augment(gan, jax.random.fold_in(d_key, 0), real, 1.0)
-  fake_view = lambda f: update._augment(gan, jax.random.fold_in(d_key, 1), f, 1.0)
+def _reference_step(gan, state, images, labels, step):
+  """One step of the tutorial's order: every gradient at the old weights, one D pass per batch.
 
-  def generate(gp):
-    fake, updates = gan.generator.apply({'params': gp, 'batch_stats': state.g_batch_stats}, z,
-                                        train=True, mutable=['batch_stats'])
+  With n_critic > 1 the D updates before the last are the alternating order's (D on the
+  real and fake batches in one call), written out here too.
+  """
+  z_keys, d_keys = _keys(gan, step)
+  batch = images.shape[1]
+  p = state.augment_p if gan.augment_target > 0 else 1.0
+  signs, d_losses = [], []
+
+  def pick(i):
+    # A conditional model's G draws, and D reads, the real batch's labels.
+    return (labels[i], labels[i]) if gan.num_classes else (None, None)
+
+  def generate(gp, g_batch_stats, z, c):
+    fake, updates = gan.generator.apply({'params': gp, 'batch_stats': g_batch_stats}, z,
+                                        train=True, labels=c, mutable=['batch_stats'])
     return fake, updates['batch_stats']
 
-  def d(dp, x, key):
+  def d(dp, x, y, key):
     # A training pass: spectral normalisation's vectors take their step first.
     return gan.discriminator.apply({'params': dp, 'batch_stats': state.d_batch_stats}, x,
-                                   train=True, rngs={'dropout': key}, mutable=['batch_stats'])[0]
+                                   train=True, labels=y, rngs={'dropout': key},
+                                   mutable=['batch_stats'])[0]
+
+  def penalty_of(dp, y, drop_key, eps_key, real, fake):
+    critic = lambda x: gan.discriminator.apply(
+        {'params': dp, 'batch_stats': state.d_batch_stats}, x, train=True, labels=y,
+        update_stats=False, rngs={'dropout': drop_key})
+    penalty = 0.0
+    if gan.gradient_penalty:
+      eps = jax.random.uniform(eps_key, (batch,))
+      penalty += gan.gradient_penalty * losses.gradient_penalty(critic, real, fake, eps)
+    if gan.r1_gamma:
+      penalty += 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
+    return penalty
+
+  def d_apply_step(grads):
+    d_updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, d_updates)
+    if gan.weight_clip:
+      d_params = jax.tree_util.tree_map(
+          lambda w: np.clip(w, -gan.weight_clip, gan.weight_clip), d_params)
+    return state.replace(d_params=d_params, d_opt_state=d_opt_state)
+
+  for i in range(gan.n_critic - 1):
+    # The alternating order's D update.
+    y, c = pick(i)
+    z = jax.random.normal(z_keys[i], (batch, gan.latent_dim))
+    fake, g_batch_stats = generate(state.g_params, state.g_batch_stats, z, c)
+    state = state.replace(g_batch_stats=g_batch_stats)
+    drop_key, eps_key = jax.random.split(d_keys[i])
+    real = update._augment(gan, jax.random.fold_in(d_keys[i], 0), images[i], p)
+    fake = update._augment(gan, jax.random.fold_in(d_keys[i], 1), fake, p)
+
+    def d_only(dp):
+      both = None if y is None else np.concatenate([y, y])
+      logits = d(dp, np.concatenate([real, fake]), both, drop_key)
+      real_logits, fake_logits = np.split(logits, 2)
+      loss = gan.d_loss_fn(real_logits, fake_logits)
+      return loss + penalty_of(dp, y, drop_key, eps_key, real, fake), (loss, real_logits)
+
+    (_, (loss, real_logits)), grads = jax.value_and_grad(d_only, has_aux=True)(state.d_params)
+    state = d_apply_step(grads)
+    signs.append(np.mean(np.sign(real_logits)))
+    d_losses.append(loss)
+
+  y, c = pick(-1)
+  z = jax.random.normal(z_keys[-1], (batch, gan.latent_dim))
+  drop_key, eps_key = jax.random.split(d_keys[-1])
+  # D's views of its inputs (the augmentation ops themselves are augment.py's, tested there).
+  real = update._augment(gan, jax.random.fold_in(d_keys[-1], 0), images[-1], p)
+  fake_view = lambda f: update._augment(gan, jax.random.fold_in(d_keys[-1], 1), f, p)
 
   def d_objective(dp):
-    fake = fake_view(jax.lax.stop_gradient(generate(state.g_params)[0]))
-    loss = gan.d_loss_fn(d(dp, real, jax.random.fold_in(drop_key, 0)),
-                         d(dp, fake, jax.random.fold_in(drop_key, 1)))
-    penalty = 0.0
-    if gan.r1_gamma:
-      critic = lambda x: gan.discriminator.apply(
-          {'params': dp, 'batch_stats': state.d_batch_stats}, x, train=True, update_stats=False,
-          rngs={'dropout': drop_key})
-      penalty = 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
-    return loss + penalty, loss   # the logged loss is D's loss without its penalty
+    fake = fake_view(jax.lax.stop_gradient(generate(state.g_params, state.g_batch_stats, z, c)[0]))
+    real_logits = d(dp, real, y, jax.random.fold_in(drop_key, 0))
+    loss = gan.d_loss_fn(real_logits, d(dp, fake, y, jax.random.fold_in(drop_key, 1)))
+    # The logged loss is D's loss without its penalty.
+    return loss + penalty_of(dp, y, drop_key, eps_key, real, fake), (loss, real_logits)
 
   def g_objective(gp):
-    fake, batch_stats = generate(gp)
+    fake, batch_stats = generate(gp, state.g_batch_stats, z, c)
     # The same weights, view and Dropout mask as D's fake pass: one forward pass.
-    return gan.g_loss_fn(d(state.d_params, fake_view(fake), jax.random.fold_in(drop_key, 1))), (
-        batch_stats)
+    logits = d(state.d_params, fake_view(fake), y, jax.random.fold_in(drop_key, 1))
+    if gan.drop_worst:
+      loss = losses.top_k_g_loss(gan.g_loss_fn, logits, losses.drop_share(
+          step, batch, gan.drop_worst, gan.drop_worst_images))
+    else:
+      loss = gan.g_loss_fn(logits)
+    total = loss
+    if gan.mode_seeking:
+      # MSGAN's term on G's images, pairs of one class (any pair when unconditional).
+      n = batch // 2
+      same = np.ones(n, bool) if c is None else c[:n] == c[batch - n:]
+      total += gan.mode_seeking * losses.mode_seeking_loss(
+          losses.diversity_ratio(fake, z, same), np.any(same))
+    return total, (loss, batch_stats)
 
-  (_, d_loss), d_grads = jax.value_and_grad(d_objective, has_aux=True)(state.d_params)
-  (g_loss, g_batch_stats), g_grads = jax.value_and_grad(g_objective, has_aux=True)(state.g_params)
-  d_updates, d_opt_state = gan.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-  g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  (_, (d_loss, real_logits)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
+      state.d_params)
+  (_, (g_loss, g_batch_stats)), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
+      state.g_params)
+  signs.append(np.mean(np.sign(real_logits)))
+  d_losses.append(d_loss)
   d_batch_stats = gan.discriminator.apply(
-      {'params': state.d_params, 'batch_stats': state.d_batch_stats}, real, train=True,
+      {'params': state.d_params, 'batch_stats': state.d_batch_stats}, real, train=True, labels=y,
       rngs={'dropout': drop_key}, mutable=['batch_stats'])[1].get('batch_stats', {})
+  state = d_apply_step(d_grads)
+  g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  adaptive = {}
+  if gan.augment_target > 0:
+    adaptive['augment_p'] = augment.adapt_probability(
+        p, np.mean(signs), gan.augment_target, batch * gan.n_critic, gan.augment_speed)
   return state.replace(step=state.step + 1,
-                       d_params=optax.apply_updates(state.d_params, d_updates),
                        g_params=optax.apply_updates(state.g_params, g_updates),
-                       d_opt_state=d_opt_state, g_opt_state=g_opt_state,
-                       g_batch_stats=g_batch_stats, d_batch_stats=d_batch_stats), d_loss, g_loss
+                       g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
+                       d_batch_stats=d_batch_stats, **adaptive), np.mean(d_losses), g_loss
 
 
-def _images(steps):
-  return np.random.RandomState(2).uniform(-1, 1, (steps, BATCH, 28, 28, 1)).astype(np.float32)
+def _batches(gan, steps):
+  """Each step's real batches, one per D update, and their labels (two classes, so that
+  some of mode seeking's pairs share theirs)."""
+  rs = np.random.RandomState(2)
+  images = rs.uniform(-1, 1, (steps, gan.n_critic, BATCH, 28, 28, 1)).astype(np.float32)
+  return images, rs.randint(0, 2, (steps, gan.n_critic, BATCH)).astype(np.int32)
 
 
-def _run(gan, state, images):
+def _run(gan, state, batches):
   step = jax.jit(lambda s, b: update.train_step(gan, s, b, RNG))
   out = []
-  for image in images:
-    state, metrics = step(state, {'image': image[None], 'label': np.zeros((1, BATCH), np.int32)})
+  for image, label in zip(*batches):
+    state, metrics = step(state, {'image': image, 'label': label})
     out.append((float(metrics['d_loss']), float(metrics['g_loss'])))
   return state, out
 
@@ -108,23 +188,34 @@ def _max_gap(a, b):
 
 @pytest.mark.parametrize('settings', [
     {}, {'dropout': 0.3, 'r1_gamma': 1.0}, {'augment': 'translation,cutout'},
-    {'spectral_norm': True}], ids=['plain', 'dropout_r1', 'augment', 'spectral_norm'])
+    {'spectral_norm': True},
+    {'loss': 'wasserstein', 'gradient_penalty': 10.0, 'n_critic': 2, 'dropout': 0.3},
+    {'conditional': True, 'mode_seeking': 1.0, 'dropout': 0.3},
+    {'conditional': True, 'conditioning': 'concat', 'drop_worst': 0.5, 'drop_worst_images': 16},
+    {'loss': 'wasserstein', 'weight_clip': 0.05, 'n_critic': 2, 'augment': 'translation,color',
+     'augment_target': 0.01, 'augment_speed': 64}],
+    ids=['plain', 'dropout_r1', 'augment', 'spectral_norm', 'wgan_gp_n_critic',
+         'conditional_mode_seeking', 'concat_top_k', 'ada_clip_n_critic'])
 def test_simultaneous_steps_equal_the_tutorials_order_written_out(config, settings):
-  images = _images(3)
   gan, state = _make(config, 'simultaneous', **dict(settings))
-  got, losses_got = _run(gan, state, images)
+  batches = _batches(gan, 3)
+  got, losses_got = _run(gan, state, batches)
   expected = state
-  for i, image in enumerate(images):
-    expected, d_loss, g_loss = _reference_step(gan, expected, image, i)
+  for i, (image, label) in enumerate(zip(*batches)):
+    expected, d_loss, g_loss = _reference_step(gan, expected, image, label, i)
     np.testing.assert_allclose(losses_got[i], (float(d_loss), float(g_loss)), rtol=1e-5)
   # Adam moves each weight by about its rate (1e-4) a step: a gradient taken against
   # other weights, another view or another mask shows as a gap of that size.
   for part in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
     assert _max_gap(getattr(got, part), getattr(expected, part)) < 2e-6, part
+  if gan.augment_target:
+    # ADA's probability moved (by 2 * 8 / 64 a step): the later steps' views were drawn at it.
+    assert 0.0 < float(expected.augment_p) < 1.0
+    np.testing.assert_allclose(float(got.augment_p), float(expected.augment_p))
   if not settings:
     # The alternating order from the same start is a different update, which this
     # comparison tells apart: G steps against D after D's update.
-    alternating, _ = _run(*_make(config, 'alternating'), images)
+    alternating, _ = _run(*_make(config, 'alternating'), batches)
     assert _max_gap(alternating.g_params, expected.g_params) > 2e-5
 
 
