@@ -213,7 +213,8 @@ _GROUPS = {
     'codes': ({'gan.latent_codes': 3, 'gan.continuous_codes': 2},
               {'gan.code_weight': (0.0, 2.0), 'gan.continuous_weight': (3.0, 0.0)}),
 }
-# The same keys in the tutorial's update order, whose D and G losses are computed apart.
+# The same keys in the tutorial's update order: simultaneous_update reads gan.hyper through
+# its own path (its penalty, G's loss on D's one fake pass), which the groups above never take.
 _IN_ORDER = {'gan_simultaneous': ({**_GROUPS['gan'][0], 'gan.update_order': 'simultaneous'},
                                   _GROUPS['gan'][1])}
 

@@ -6,6 +6,7 @@ takes G's against D after D's update. The reference below is that definition
 written out with jax.grad, independently of update.py's VJPs.
 """
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -41,11 +42,17 @@ def _keys(gan, step):
   return keys[:n], keys[n:-1]
 
 
+def _view(gan, key, x, p):
+  """D's view of a batch at ADA's probability p (the ops are augment.py's, tested there)."""
+  return augment.augment(jax.random.fold_in(key, update._AUGMENT_STREAM), x, gan.augment, p)
+
+
 def _reference_step(gan, state, images, labels, step):
   """One step of the tutorial's order: every gradient at the old weights, one D pass per batch.
 
   With n_critic > 1 the D updates before the last are the alternating order's (D on the
-  real and fake batches in one call), written out here too.
+  real and fake batches in one call), written out here too. Returns the state after the
+  step and the metrics train_step logs.
   """
   z_keys, d_keys = _keys(gan, step)
   batch = images.shape[1]
@@ -62,10 +69,11 @@ def _reference_step(gan, state, images, labels, step):
     return fake, updates['batch_stats']
 
   def d(dp, x, y, key):
-    # A training pass: spectral normalisation's vectors take their step first.
-    return gan.discriminator.apply({'params': dp, 'batch_stats': state.d_batch_stats}, x,
-                                   train=True, labels=y, rngs={'dropout': key},
-                                   mutable=['batch_stats'])[0]
+    """A training pass: D's logits and its statistics (spectral norm's vectors step first)."""
+    logits, updates = gan.discriminator.apply(
+        {'params': dp, 'batch_stats': state.d_batch_stats}, x, train=True, labels=y,
+        rngs={'dropout': key}, mutable=['batch_stats'])
+    return logits, updates.get('batch_stats', {})
 
   def penalty_of(dp, y, drop_key, eps_key, real, fake):
     critic = lambda x: gan.discriminator.apply(
@@ -79,13 +87,13 @@ def _reference_step(gan, state, images, labels, step):
       penalty += 0.5 * gan.r1_gamma * losses.r1_penalty(critic, real)
     return penalty
 
-  def d_apply_step(grads):
+  def d_apply_step(grads, d_batch_stats):
     d_updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, d_updates)
     if gan.weight_clip:
       d_params = jax.tree_util.tree_map(
-          lambda w: np.clip(w, -gan.weight_clip, gan.weight_clip), d_params)
-    return state.replace(d_params=d_params, d_opt_state=d_opt_state)
+          lambda w: jnp.clip(w, -gan.weight_clip, gan.weight_clip), d_params)
+    return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats)
 
   for i in range(gan.n_critic - 1):
     # The alternating order's D update.
@@ -94,72 +102,78 @@ def _reference_step(gan, state, images, labels, step):
     fake, g_batch_stats = generate(state.g_params, state.g_batch_stats, z, c)
     state = state.replace(g_batch_stats=g_batch_stats)
     drop_key, eps_key = jax.random.split(d_keys[i])
-    real = update._augment(gan, jax.random.fold_in(d_keys[i], 0), images[i], p)
-    fake = update._augment(gan, jax.random.fold_in(d_keys[i], 1), fake, p)
+    real = _view(gan, jax.random.fold_in(d_keys[i], 0), images[i], p)
+    fake = _view(gan, jax.random.fold_in(d_keys[i], 1), fake, p)
 
     def d_only(dp):
-      both = None if y is None else np.concatenate([y, y])
-      logits = d(dp, np.concatenate([real, fake]), both, drop_key)
-      real_logits, fake_logits = np.split(logits, 2)
-      loss = gan.d_loss_fn(real_logits, fake_logits)
-      return loss + penalty_of(dp, y, drop_key, eps_key, real, fake), (loss, real_logits)
+      both = None if y is None else jnp.concatenate([y, y])
+      logits, d_batch_stats = d(dp, jnp.concatenate([real, fake]), both, drop_key)
+      loss = gan.d_loss_fn(logits[:batch], logits[batch:])
+      return (loss + penalty_of(dp, y, drop_key, eps_key, real, fake),
+              (loss, logits[:batch], d_batch_stats))
 
-    (_, (loss, real_logits)), grads = jax.value_and_grad(d_only, has_aux=True)(state.d_params)
-    state = d_apply_step(grads)
-    signs.append(np.mean(np.sign(real_logits)))
+    (_, (loss, real_logits, d_batch_stats)), grads = jax.value_and_grad(
+        d_only, has_aux=True)(state.d_params)
+    state = d_apply_step(grads, d_batch_stats)
+    signs.append(jnp.mean(jnp.sign(real_logits)))
     d_losses.append(loss)
 
   y, c = pick(-1)
   z = jax.random.normal(z_keys[-1], (batch, gan.latent_dim))
   drop_key, eps_key = jax.random.split(d_keys[-1])
-  # D's views of its inputs (the augmentation ops themselves are augment.py's, tested there).
-  real = update._augment(gan, jax.random.fold_in(d_keys[-1], 0), images[-1], p)
-  fake_view = lambda f: update._augment(gan, jax.random.fold_in(d_keys[-1], 1), f, p)
+  real = _view(gan, jax.random.fold_in(d_keys[-1], 0), images[-1], p)
+  fake_view = lambda f: _view(gan, jax.random.fold_in(d_keys[-1], 1), f, p)
 
   def d_objective(dp):
     fake = fake_view(jax.lax.stop_gradient(generate(state.g_params, state.g_batch_stats, z, c)[0]))
-    real_logits = d(dp, real, y, jax.random.fold_in(drop_key, 0))
-    loss = gan.d_loss_fn(real_logits, d(dp, fake, y, jax.random.fold_in(drop_key, 1)))
+    real_logits, d_batch_stats = d(dp, real, y, jax.random.fold_in(drop_key, 0))
+    loss = gan.d_loss_fn(real_logits, d(dp, fake, y, jax.random.fold_in(drop_key, 1))[0])
     # The logged loss is D's loss without its penalty.
-    return loss + penalty_of(dp, y, drop_key, eps_key, real, fake), (loss, real_logits)
+    return (loss + penalty_of(dp, y, drop_key, eps_key, real, fake),
+            (loss, real_logits, d_batch_stats))
 
   def g_objective(gp):
     fake, batch_stats = generate(gp, state.g_batch_stats, z, c)
     # The same weights, view and Dropout mask as D's fake pass: one forward pass.
-    logits = d(state.d_params, fake_view(fake), y, jax.random.fold_in(drop_key, 1))
+    logits = d(state.d_params, fake_view(fake), y, jax.random.fold_in(drop_key, 1))[0]
     if gan.drop_worst:
       loss = losses.top_k_g_loss(gan.g_loss_fn, logits, losses.drop_share(
           step, batch, gan.drop_worst, gan.drop_worst_images))
     else:
       loss = gan.g_loss_fn(logits)
-    total = loss
+    total, ratio = loss, jnp.zeros(())
     if gan.mode_seeking:
       # MSGAN's term on G's images, pairs of one class (any pair when unconditional).
       n = batch // 2
       same = np.ones(n, bool) if c is None else c[:n] == c[batch - n:]
-      total += gan.mode_seeking * losses.mode_seeking_loss(
-          losses.diversity_ratio(fake, z, same), np.any(same))
-    return total, (loss, batch_stats)
+      assert same.any()   # else the term is 0 and this case tests nothing
+      ratio = losses.diversity_ratio(fake, z, same)
+      total += gan.mode_seeking * losses.mode_seeking_loss(ratio, True)
+    return total, (loss, ratio, batch_stats)
 
-  (_, (d_loss, real_logits)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-      state.d_params)
-  (_, (g_loss, g_batch_stats)), g_grads = jax.value_and_grad(g_objective, has_aux=True)(
-      state.g_params)
-  signs.append(np.mean(np.sign(real_logits)))
+  (_, (d_loss, real_logits, d_batch_stats)), d_grads = jax.value_and_grad(
+      d_objective, has_aux=True)(state.d_params)
+  (_, (g_loss, diversity, g_batch_stats)), g_grads = jax.value_and_grad(
+      g_objective, has_aux=True)(state.g_params)
+  signs.append(jnp.mean(jnp.sign(real_logits)))
   d_losses.append(d_loss)
-  d_batch_stats = gan.discriminator.apply(
-      {'params': state.d_params, 'batch_stats': state.d_batch_stats}, real, train=True, labels=y,
-      rngs={'dropout': drop_key}, mutable=['batch_stats'])[1].get('batch_stats', {})
-  state = d_apply_step(d_grads)
+  state = d_apply_step(d_grads, d_batch_stats)
   g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-  adaptive = {}
+  g_params = optax.apply_updates(state.g_params, g_updates)
+  extra = {}
   if gan.augment_target > 0:
-    adaptive['augment_p'] = augment.adapt_probability(
-        p, np.mean(signs), gan.augment_target, batch * gan.n_critic, gan.augment_speed)
-  return state.replace(step=state.step + 1,
-                       g_params=optax.apply_updates(state.g_params, g_updates),
-                       g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
-                       d_batch_stats=d_batch_stats, **adaptive), np.mean(d_losses), g_loss
+    extra['augment_p'] = augment.adapt_probability(
+        p, jnp.mean(jnp.stack(signs)), gan.augment_target, batch * gan.n_critic,
+        gan.augment_speed)
+  if gan.ema_decay:
+    # TensorFlow's ExponentialMovingAverage(num_updates) warm-up.
+    decay = min(gan.ema_decay, (1.0 + step) / (10.0 + step))
+    extra['ema_g_params'] = jax.tree_util.tree_map(
+        lambda e, w: decay * e + (1.0 - decay) * w, state.ema_g_params, g_params)
+  metrics = {'d_loss': jnp.mean(jnp.stack(d_losses)), 'g_loss': g_loss, 'augment_p': p,
+             'diversity': diversity}
+  return state.replace(step=state.step + 1, g_params=g_params, g_opt_state=g_opt_state,
+                       g_batch_stats=g_batch_stats, **extra), metrics
 
 
 def _batches(gan, steps):
@@ -171,12 +185,13 @@ def _batches(gan, steps):
 
 
 def _run(gan, state, batches):
+  """The state after one train_step per batch, and each step's logged metrics."""
   step = jax.jit(lambda s, b: update.train_step(gan, s, b, RNG))
-  out = []
+  logged = []
   for image, label in zip(*batches):
     state, metrics = step(state, {'image': image, 'label': label})
-    out.append((float(metrics['d_loss']), float(metrics['g_loss'])))
-  return state, out
+    logged.append({k: float(v) for k, v in metrics.items()})
+  return state, logged
 
 
 def _max_gap(a, b):
@@ -189,28 +204,35 @@ def _max_gap(a, b):
 @pytest.mark.parametrize('settings', [
     {}, {'dropout': 0.3, 'r1_gamma': 1.0}, {'augment': 'translation,cutout'},
     {'spectral_norm': True},
-    {'loss': 'wasserstein', 'gradient_penalty': 10.0, 'n_critic': 2, 'dropout': 0.3},
+    {'loss': 'wasserstein', 'gradient_penalty': 10.0, 'n_critic': 2, 'dropout': 0.3,
+     'conditional': True},
     {'conditional': True, 'mode_seeking': 1.0, 'dropout': 0.3},
-    {'conditional': True, 'conditioning': 'concat', 'drop_worst': 0.5, 'drop_worst_images': 16},
+    {'conditional': True, 'conditioning': 'concat', 'drop_worst': 0.5, 'drop_worst_images': 16,
+     'ema_decay': 0.9},
     {'loss': 'wasserstein', 'weight_clip': 0.05, 'n_critic': 2, 'augment': 'translation,color',
-     'augment_target': 0.01, 'augment_speed': 64}],
-    ids=['plain', 'dropout_r1', 'augment', 'spectral_norm', 'wgan_gp_n_critic',
-         'conditional_mode_seeking', 'concat_top_k', 'ada_clip_n_critic'])
+     'augment_target': 0.01, 'augment_speed': 64, 'spectral_norm': True}],
+    ids=['plain', 'dropout_r1', 'augment', 'spectral_norm', 'conditional_wgan_gp_n_critic',
+         'conditional_mode_seeking', 'concat_top_k_ema', 'ada_clip_spectral_norm_n_critic'])
 def test_simultaneous_steps_equal_the_tutorials_order_written_out(config, settings):
   gan, state = _make(config, 'simultaneous', **dict(settings))
   batches = _batches(gan, 3)
-  got, losses_got = _run(gan, state, batches)
+  got, logged = _run(gan, state, batches)
   expected = state
   for i, (image, label) in enumerate(zip(*batches)):
-    expected, d_loss, g_loss = _reference_step(gan, expected, image, label, i)
-    np.testing.assert_allclose(losses_got[i], (float(d_loss), float(g_loss)), rtol=1e-5)
+    expected, metrics = _reference_step(gan, expected, image, label, i)
+    for name, value in logged[i].items():
+      if name in metrics:
+        # A Wasserstein loss can sit near 0: absolute rounding then counts.
+        np.testing.assert_allclose(value, float(metrics[name]), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
   # Adam moves each weight by about its rate (1e-4) a step: a gradient taken against
   # other weights, another view or another mask shows as a gap of that size.
-  for part in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
+  for part in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats', 'ema_g_params'):
     assert _max_gap(getattr(got, part), getattr(expected, part)) < 2e-6, part
   if gan.augment_target:
-    # ADA's probability moved (by 2 * 8 / 64 a step): the later steps' views were drawn at it.
-    assert 0.0 < float(expected.augment_p) < 1.0
+    # ADA's probability, from 0, moved by 2 * 8 / 64 a step: a later step's views were
+    # drawn at a probability strictly between 0 and 1.
+    assert any(0.0 < m['augment_p'] < 1.0 for m in logged[1:]), logged
     np.testing.assert_allclose(float(got.augment_p), float(expected.augment_p))
   if not settings:
     # The alternating order from the same start is a different update, which this
