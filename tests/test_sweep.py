@@ -199,7 +199,7 @@ _GROUPS = {
     'adam': ({}, {'optimizer.g_learning_rate': (1e-4, 1e-3),
                   'optimizer.d_learning_rate': (1e-3, 1e-4),
                   'optimizer.b1': (0.9, 0.5),
-                  'optimizer.b2': (0.999, 0.9),
+                  'optimizer.b2': (0.999, 0.5),
                   'optimizer.grad_clip_norm': (0.0, 0.01)}),
     'gan': ({'gan.drop_worst_images': 1}, {'gan.ema_decay': (0.0, 0.9),
                  'gan.gradient_penalty': (0.0, 10.0),
@@ -243,9 +243,14 @@ def test_every_sweepable_key_reaches_its_member(config, group):
     alone = gan_lib.make_gan(hyper.apply(config, point))
     solo, _ = update.make_train_chunk(alone, config.train.batch_size)(
         gan_lib.init_state(alone, rngs['init']), data, rngs['data'], rngs['step'], 3)
-    assert _worst(_compared(member), _compared(solo)) <= 1e-6
+    # A member's program takes its values as arrays, its solo run as constants: XLA rounds
+    # them differently, and where BatchNorm's backward pass cancels a gradient to nearly 0
+    # Adam's normalised step keeps some of that rounding (seen: 7e-6 at rate 1e-3 on an AMD
+    # EPYC machine, none on an Intel Xeon). A value that did not reach its member moves the
+    # weights by 1.6e-4 or more (b2 the least).
+    assert _worst(_compared(member), _compared(solo)) <= 2e-5
     if solo.ema_g_params is not None:
-      assert _worst(member.ema_g_params, solo.ema_g_params) <= 1e-6
+      assert _worst(member.ema_g_params, solo.ema_g_params) <= 2e-5
   # The values make a difference (ADA's target may leave p alike over 3 steps).
   if group != 'ada':
     assert _worst(_compared(members[0]) + (members[0].ema_g_params,),
