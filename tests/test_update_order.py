@@ -144,8 +144,8 @@ def _reference_step(gan, state, images, labels, step):
     total, ratio = loss, jnp.zeros(())
     if gan.mode_seeking:
       # MSGAN's term on G's images, pairs of one class (any pair when unconditional).
-      n = batch // 2
-      same = np.ones(n, bool) if c is None else c[:n] == c[batch - n:]
+      same = (np.ones(batch // 2, bool) if c is None
+              else np.equal(*losses.pair_halves(np.asarray(c))))
       assert same.any()   # else the term is 0 and this case tests nothing
       ratio = losses.diversity_ratio(fake, z, same)
       total += gan.mode_seeking * losses.mode_seeking_loss(ratio, True)
