@@ -178,7 +178,7 @@ def get_config():
   # How G's transposed convolutions are computed (the same function and parameters):
   # 'dilated' (XLA's dilated-input convolution), 'subpixel' (stride**2 ordinary
   # convolutions, interleaved), 'pixel_shuffle' (one convolution to stride**2 x
-  # the channels, moved into space); 'auto' = layers.AUTO_CONV_TRANSPOSE.
+  # the channels, moved into space); 'auto' = layers.AUTO_CONV_TRANSPOSE for the backend.
   config.train.conv_transpose = 'auto'
   # How the input gradients of D's strided convolutions are computed (the same
   # gradient): 'dilated' (XLA's), 'pixel_shuffle' (as G's 'pixel_shuffle' layer);

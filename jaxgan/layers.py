@@ -21,9 +21,13 @@ import numpy as np
 
 
 CONV_TRANSPOSE = ('dilated', 'subpixel', 'pixel_shuffle')
-# What train.conv_transpose 'auto' computes: the fastest of the three on every
-# backend measured (docs/performance.md).
-AUTO_CONV_TRANSPOSE = 'pixel_shuffle'
+# What train.conv_transpose 'auto' computes, by backend, as (G's hidden layers, its output
+# layer): the fastest way measured there for each (docs/performance.md). A CPU's XLA
+# kernels take 'subpixel''s four smaller convolutions faster than one with the padding
+# taps, but not where each of the four has only the image's few output channels; the
+# GPU's fastest, 'pixel_shuffle', everywhere else.
+AUTO_CONV_TRANSPOSE = {'cpu': ('subpixel', 'pixel_shuffle')}
+AUTO_CONV_TRANSPOSE_ELSEWHERE = ('pixel_shuffle', 'pixel_shuffle')
 CONV_INPUT_GRAD = ('dilated', 'pixel_shuffle')
 # What train.conv_input_grad 'auto' computes, by backend: measured on CPU only so far
 # (docs/performance.md); elsewhere XLA's own until measured.

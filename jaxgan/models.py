@@ -33,7 +33,6 @@ Dense layer on the features its logit reads. With continuous codes
 the categorical logits. D records Q's whole output as the intermediate CODE_LOGITS
 (collection 'intermediates') for the update to read.
 """
-import functools
 import math
 from typing import Any, Sequence
 
@@ -143,10 +142,20 @@ def dcgan_plan(image_shape, features):
                     f'8 (32, 64, 128, ...), not {size}x{width}; set --config.data.image_size')
 
 
+def per_layer(way, count):
+  """`way` (one for every layer, or one for each) as a way for each of `count` layers."""
+  ways = (way,) * count if isinstance(way, str) else tuple(way)
+  if len(ways) != count:
+    raise ValueError(f'{len(ways)} ways for {count} transposed convolutions')
+  return ways
+
+
 class DCGANGenerator(_Layers):
   features: Sequence[int] = (256, 128, 64)
   kernel_size: int = 5
-  conv_transpose: str = 'dilated'   # how transposed convolutions are computed (same function)
+  # How transposed convolutions are computed (the same function): one way for every layer,
+  # or a way for each.
+  conv_transpose: Any = 'dilated'
   image_shape: Sequence[int] = TUTORIAL_SHAPE
   pad_channels: int = 0   # sub-pixel ways only: output channels rounded up (same function)
 
@@ -156,15 +165,18 @@ class DCGANGenerator(_Layers):
     start, strides = dcgan_plan(self.image_shape, self.features)
     widths = tuple(self.features[1:]) + (self.image_shape[-1],)
     k = (self.kernel_size, self.kernel_size)
-    if self.conv_transpose != 'dilated':
-      layer = functools.partial(layers.SubpixelConvTranspose, kernel_size=k,
+    ways = per_layer(self.conv_transpose, len(widths))
+
+    def conv_t(i, f, s):
+      # Named as nn.ConvTranspose names itself, so every way shares one parameter tree.
+      if ways[i] == 'dilated':
+        return nn.ConvTranspose(f, k, strides=(s, s), padding='SAME', use_bias=False,
                                 kernel_init=self.kernel_init, dtype=self.dtype,
-                                way=self.conv_transpose, pad_channels=self.pad_channels)
-    else:
-      layer = functools.partial(nn.ConvTranspose, kernel_size=k, padding='SAME', use_bias=False,
-                                kernel_init=self.kernel_init, dtype=self.dtype)
-    # Named as nn.ConvTranspose names itself, so both ways share one parameter tree.
-    conv_t = lambda i, f, s: layer(f, strides=(s, s), name=f'ConvTranspose_{i}')
+                                name=f'ConvTranspose_{i}')
+      return layers.SubpixelConvTranspose(f, k, (s, s), self.kernel_init, self.dtype,
+                                          way=ways[i], pad_channels=self.pad_channels,
+                                          name=f'ConvTranspose_{i}')
+
     f0 = self.features[0]
     x = self.act(self.bn(train)(self.dense(start * start * f0, use_bias=False)(z)))
     x = x.reshape(x.shape[0], start, start, f0)
@@ -295,7 +307,7 @@ def continuous_codes(config):
 
 
 def _conv_transpose(config):
-  """train.conv_transpose, with 'auto' resolved."""
+  """train.conv_transpose, with 'auto' resolved for the backend JAX runs on."""
   # Configs saved before this setting existed build the default.
   choice = config.train.get('conv_transpose', 'auto')
   if choice not in layers.CONV_TRANSPOSE + ('auto',):
@@ -304,7 +316,13 @@ def _conv_transpose(config):
   # A kernel narrower than the stride leaves some output phases without taps.
   narrow = config.model.kernel_size < 2
   if choice == 'auto':
-    return 'dilated' if narrow else layers.AUTO_CONV_TRANSPOSE
+    if narrow:
+      return 'dilated'
+    hidden, output = layers.AUTO_CONV_TRANSPOSE.get(jax.default_backend(),
+                                                    layers.AUTO_CONV_TRANSPOSE_ELSEWHERE)
+    if hidden == output:
+      return hidden
+    return (hidden,) * (len(config.model.g_features) - 1) + (output,)
   if narrow and choice != 'dilated':
     raise ConfigError(f'train.conv_transpose {choice!r} needs model.kernel_size >= 2 (the '
                       f"stride), not {config.model.kernel_size}; use 'dilated'")

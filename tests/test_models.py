@@ -88,7 +88,8 @@ def _dtypes(config):
 
 @pytest.mark.parametrize('compute_dtype', ['bfloat16', 'float32'])
 @pytest.mark.parametrize('name, conv_transpose', [('dcgan', 'dilated'), ('dcgan', 'subpixel'),
-                                                  ('dcgan', 'pixel_shuffle'), ('mlp', 'auto')])
+                                                  ('dcgan', 'pixel_shuffle'), ('dcgan', 'auto'),
+                                                  ('mlp', 'auto')])
 def test_compute_dtype_reaches_every_layer_and_parameters_stay_float32(
     config, name, conv_transpose, compute_dtype):
   """train.compute_dtype is what every layer of G and D (Dense, Conv, each way
@@ -129,18 +130,22 @@ def test_subpixel_transposed_convolution_equals_flax(kernel_size, size):
 
 
 @pytest.mark.parametrize('image_shape', [(28, 28, 1), (32, 32, 3)])
-def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config, image_shape):
+def test_subpixel_generator_is_the_same_function_with_the_same_parameters(
+    config, image_shape, monkeypatch):
   """train.conv_transpose, and train.pad_channels with the sub-pixel ways, change how G is
-  computed, not what: one checkpoint serves every way."""
+  computed, not what: one checkpoint serves every way, and a way for each layer."""
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'cpu')   # where 'auto' mixes them
   config.model.image_shape = image_shape
   states, outputs, grads = [], [], []
   z = jax.random.normal(jax.random.PRNGKey(1), (6, config.model.latent_dim))
-  ways = [(c, 0) for c in layers.CONV_TRANSPOSE] + [('subpixel', 8), ('pixel_shuffle', 8)]
+  ways = [(c, 0) for c in layers.CONV_TRANSPOSE] + [('subpixel', 8), ('pixel_shuffle', 8),
+                                                    ('auto', 0), ('auto', 8)]
   for choice, pad in ways:
     config.train.conv_transpose = choice
     config.train.pad_channels = pad
     gan, state = _init(config)
-    assert (gan.generator.conv_transpose, gan.generator.pad_channels) == (choice, pad)
+    way = ('subpixel', 'subpixel', 'pixel_shuffle') if choice == 'auto' else choice
+    assert (gan.generator.conv_transpose, gan.generator.pad_channels) == (way, pad)
     variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
     out, _ = gan.generator.apply(variables, z, train=True, mutable=['batch_stats'])
     loss = lambda p: jnp.sum(gan.generator.apply({**variables, 'params': p}, z, train=True,
@@ -156,12 +161,28 @@ def test_subpixel_generator_is_the_same_function_with_the_same_parameters(config
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(b).max()), 1))
 
 
-def test_auto_computes_the_fastest_way_measured(config):
+@pytest.mark.parametrize('backend, way', [
+    ('cpu', ('subpixel', 'subpixel', 'pixel_shuffle')),   # the output layer's own way
+    ('gpu', 'pixel_shuffle'), ('tpu', 'pixel_shuffle')])
+def test_auto_computes_the_fastest_way_measured_on_the_backend(config, monkeypatch, backend,
+                                                               way):
+  monkeypatch.setattr(jax, 'default_backend', lambda: backend)
+  assert len(config.model.g_features) == 3
   assert config.train.conv_transpose == 'auto'
-  assert models.make_generator(config).conv_transpose == 'pixel_shuffle'
+  assert models.make_generator(config).conv_transpose == way
   # A config saved before the setting existed builds the default.
   del config.train['conv_transpose']
-  assert models.make_generator(config).conv_transpose == 'pixel_shuffle'
+  assert models.make_generator(config).conv_transpose == way
+  # Chosen, a way holds on every backend.
+  config.train.conv_transpose = 'dilated'
+  assert models.make_generator(config).conv_transpose == 'dilated'
+
+
+def test_a_way_for_every_layer_or_one_for_each():
+  assert models.per_layer('subpixel', 3) == ('subpixel',) * 3
+  assert models.per_layer(['subpixel', 'dilated'], 2) == ('subpixel', 'dilated')
+  with pytest.raises(ValueError, match='2 ways for 3 transposed convolutions'):
+    models.per_layer(('subpixel', 'dilated'), 3)
 
 
 def test_a_kernel_narrower_than_the_stride_is_computed_dilated(config):
