@@ -308,6 +308,45 @@ def test_discriminator_input_gradient_way_is_the_same_function(config, image_sha
       np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5 * max(float(jnp.abs(y).max()), 1))
 
 
+def _convs(jaxpr):
+  """The convolutions of `jaxpr` in program order, also inside custom rules and nested calls."""
+  found = []
+  for e in jaxpr.eqns:
+    for sub in e.params.values():
+      sub = getattr(sub, 'jaxpr', sub)
+      if hasattr(sub, 'eqns'):
+        found += _convs(sub)
+    if e.primitive.name == 'conv_general_dilated':
+      found.append(e)
+  return found
+
+
+def _g_conv_outputs(config):
+  gan, state = _init(config)
+  z = jnp.zeros((2, config.model.latent_dim))
+  g = jax.make_jaxpr(lambda z: gan.generator.apply(
+      {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=False))(z)
+  return [e.outvars[0].aval.shape[-1] for e in _convs(g.jaxpr)]
+
+
+# G's convolutions' output channels under 'auto', layer by layer: a stride-1 layer is one
+# convolution either way; a stride-2 one four of its width 'subpixel', one of 4x its width
+# 'pixel_shuffle'.
+@pytest.mark.parametrize('backend, shape, g_features, outputs', [
+    ('cpu', (28, 28, 1), (32, 16, 8), [16] + [8] * 4 + [4]),
+    ('cpu', (32, 32, 3), (32, 16, 8), [16] * 4 + [8] * 4 + [12]),
+    ('cpu', (64, 64, 3), (32, 16, 8, 8), [16] * 4 + [8] * 4 + [8] * 4 + [12]),
+    ('gpu', (28, 28, 1), (32, 16, 8), [16, 32, 4]),
+    ('gpu', (32, 32, 3), (32, 16, 8), [64, 32, 12])])
+def test_auto_computes_each_layer_its_own_way(config, monkeypatch, backend, shape, g_features,
+                                               outputs):
+  monkeypatch.setattr(jax, 'default_backend', lambda: backend)
+  config.model.image_shape = shape
+  config.model.g_features = g_features
+  assert config.train.conv_transpose == 'auto'
+  assert _g_conv_outputs(config) == outputs
+
+
 @pytest.mark.parametrize('way, channels, pad, d_input, g_outputs', [
     ('pixel_shuffle', 1, 0, 1, [4]), ('pixel_shuffle', 1, 8, 8, [8]),
     ('pixel_shuffle', 3, 8, 8, [16]), ('pixel_shuffle', 1, 3, 3, [12]),
@@ -330,18 +369,7 @@ def test_pad_channels_rounds_the_narrow_convolutions_up(config, way, channels, p
   g = jax.make_jaxpr(lambda z: gan.generator.apply(
       {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=False))(z)
 
-  def convs(jaxpr):   # in program order, also inside custom rules and nested calls
-    found = []
-    for e in jaxpr.eqns:
-      for sub in e.params.values():
-        sub = getattr(sub, 'jaxpr', sub)
-        if hasattr(sub, 'eqns'):
-          found += convs(sub)
-      if e.primitive.name == 'conv_general_dilated':
-        found.append(e)
-    return found
-
-  d_convs, g_convs = convs(d.jaxpr), convs(g.jaxpr)
+  d_convs, g_convs = _convs(d.jaxpr), _convs(g.jaxpr)
   # A wide layer stays as it is where its width is a multiple already (8 of 8), else rounds.
   wide = layers.round_up(config.model.d_features[0], pad)
   assert [e.invars[0].aval.shape[-1] for e in d_convs] == [d_input, wide]
