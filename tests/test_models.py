@@ -321,11 +321,14 @@ def _convs(jaxpr):
   return found
 
 
-def _g_conv_outputs(config):
-  gan, state = _init(config)
+def _g_jaxpr(config, gan, state):
   z = jnp.zeros((2, config.model.latent_dim))
-  g = jax.make_jaxpr(lambda z: gan.generator.apply(
+  return jax.make_jaxpr(lambda z: gan.generator.apply(
       {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=False))(z)
+
+
+def _g_conv_outputs(config):
+  g = _g_jaxpr(config, *_init(config))
   return [e.outvars[0].aval.shape[-1] for e in _convs(g.jaxpr)]
 
 
@@ -365,10 +368,7 @@ def test_pad_channels_rounds_the_narrow_convolutions_up(config, way, channels, p
   images = jnp.zeros((2, size, size, channels))
   d = jax.make_jaxpr(lambda x: gan.discriminator.apply(
       {'params': state.d_params}, x, train=False))(images)
-  z = jnp.zeros((2, config.model.latent_dim))
-  g = jax.make_jaxpr(lambda z: gan.generator.apply(
-      {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, train=False))(z)
-
+  g = _g_jaxpr(config, gan, state)
   d_convs, g_convs = _convs(d.jaxpr), _convs(g.jaxpr)
   # A wide layer stays as it is where its width is a multiple already (8 of 8), else rounds.
   wide = layers.round_up(config.model.d_features[0], pad)
